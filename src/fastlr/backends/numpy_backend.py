@@ -1,0 +1,69 @@
+"""The reference backend: the textbook equations, vectorised with NumPy.
+
+Every other backend is tested against this one. Row-major notation is used
+(``X`` has one sample per row), so the textbook's ``Z = w^T X + b`` reads ``z = X w + b``
+and ``dw = X dZ^T / m`` reads ``dw = X^T dz / m``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAME = "numpy"
+
+
+def is_available():
+    return True
+
+
+def _softplus(z):
+    """log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|))."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def sigmoid(z):
+    """Numerically stable logistic function 1 / (1 + exp(-z)), elementwise."""
+    z = np.asarray(z)
+    if not np.issubdtype(z.dtype, np.floating):
+        z = z.astype(np.float64)
+    t = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    return np.where(z >= 0, 1 / (1 + t), t / (1 + t))
+
+
+def binary_sums(X, y, sample_weight, w, b, n_threads=None):
+    z = X @ np.asarray(w, dtype=X.dtype) + X.dtype.type(b)  # Z = w^T X + b
+    a = sigmoid(z)  # A = sigma(Z)
+    loss = _softplus(z) - y * z  # -(y log a + (1 - y) log(1 - a)), stable form
+    dz = a - y  # dZ = A - Y
+    if sample_weight is not None:
+        loss = loss * sample_weight
+        dz = dz * sample_weight
+    J_sum = float(np.sum(loss, dtype=np.float64))
+    dw_sum = np.asarray(X.T @ dz, dtype=np.float64)  # X dZ^T
+    db_sum = float(np.sum(dz, dtype=np.float64))
+    return J_sum, dw_sum, db_sum
+
+
+def multinomial_sums(X, y, sample_weight, W, B, n_threads=None):
+    n_classes = W.shape[0]
+    Z = X @ np.asarray(W, dtype=X.dtype).T + np.asarray(B, dtype=X.dtype)
+    zmax = Z.max(axis=1, keepdims=True)
+    E = np.exp(Z - zmax)
+    S = E.sum(axis=1, keepdims=True)
+    P = E / S  # softmax
+    rows = np.arange(X.shape[0])
+    loss = (np.log(S[:, 0]) + zmax[:, 0]) - Z[rows, y]  # logsumexp(z) - z_y
+    dZ = P
+    dZ[rows, y] -= 1  # P - onehot(y)
+    if sample_weight is not None:
+        loss = loss * sample_weight
+        dZ = dZ * sample_weight[:, None]
+    J_sum = float(np.sum(loss, dtype=np.float64))
+    dW_sum = np.asarray(dZ.T @ X, dtype=np.float64).reshape(n_classes, -1)
+    dB_sum = np.asarray(dZ.sum(axis=0, dtype=np.float64), dtype=np.float64)
+    return J_sum, dW_sum, dB_sum
+
+
+def linear_predict(X, W, B, n_threads=None):
+    W = np.asarray(W, dtype=X.dtype)
+    return X @ W.T + np.asarray(B, dtype=X.dtype)

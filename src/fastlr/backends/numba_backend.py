@@ -1,0 +1,457 @@
+"""Numba CPU backend: fused, parallel, one pass over X.
+
+Each kernel walks X once. Rows are split into ``n_chunks`` contiguous chunks, one per
+thread (``prange``); inside a chunk, rows are processed in blocks of ``block_rows``:
+
+1. ``z = X_blk w + b`` (a dot product per row, vectorised over features);
+2. the per-row scalar maths (exp, log1p, sigmoid, loss, ``dz``) over the whole block at
+   once, with a polynomial exp/log that LLVM vectorises (the PyPI llvmlite has no SVML,
+   so ``np.exp``/``np.log1p`` would be scalar libm calls, ~15 ns each);
+3. ``dw += dz_blk^T X_blk`` while the block is still in cache.
+
+Each chunk keeps its own partial ``dw``, ``db`` and ``J`` (accumulated in float64);
+the partials are added in chunk order afterwards, so a result depends only on the data
+and ``n_threads``, never on thread scheduling.
+
+Compile options: the kernels use ``fastmath={"reassoc", "contract", "nsz", "arcp"}``
+so the reductions over features vectorise; ``nnan``/``ninf`` are never enabled.
+``error_model="numpy"`` drops Python's ZeroDivisionError check on every division,
+which would otherwise keep the per-row loops from vectorising. The
+exp/log helpers carry the same flags (see the note above them) and are written so
+that reassociation cannot cost them accuracy.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+NAME = "numba"
+
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+# Rows per block (see module docstring): 256 rows of 100 float64 features is 200 KB,
+# which stays in L2 between the forward and the gradient step.
+BLOCK_ROWS = 256
+
+def is_available():
+    return True
+
+
+# ---------------------------------------------------------------------------------
+# Vectorisable elementary functions
+# ---------------------------------------------------------------------------------
+# Numba compiles a jitted callee with its caller's flags and then reuses (and caches)
+# that one variant for every caller with the same signature. The helpers below are
+# therefore compiled with the kernels' fastmath flags themselves, and written so that
+# reassociation cannot hurt them: a one-constant range reduction and a log1p form
+# without any "(1 + t) - 1" cancellation trick.
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _exp_nonpos_block(x, n, out, bits):
+    """out[:n] = exp(x[:n]) for x <= 0 (arguments below -700 are clamped).
+
+    x  # IN (>= n,) float64, all <= 0 (may be the same array as out)
+    out  # OUT (>= n,) float64
+    bits  # SCRATCH (>= n,) int64
+    Range reduction x = k ln2 + r, |r| <= ln2 / 2, a degree-13 Taylor polynomial for
+    exp(r) (truncation error < 3e-17 relative), and 2**k built from its bits. The
+    relative error is below 1.2e-16 * (2 + |k|), i.e. an absolute error below 4e-16
+    for every x <= 0: what a sum of losses and gradients needs.
+    """
+    for i in range(n):
+        xi = max(x[i], -700.0)
+        k = np.floor(xi * 1.4426950408889634 + 0.5)
+        r = xi - k * 0.6931471805599453
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        out[i] = p
+        bits[i] = (np.int64(k) + 1023) << 52
+    scale = bits.view(np.float64)
+    for i in range(n):
+        out[i] = out[i] * scale[i]
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy", inline="always")
+def _log1p_unit(t):
+    """log(1 + t) for t in [0, 1] to a few ulp, relative, even for tiny t.
+
+    log(1 + t) = 2 atanh(s) with s = t / (2 + t) for t <= sqrt(2) - 1, and
+    log(1 + t) = ln 2 + 2 atanh(s) with s = (t - 1) / (t + 3) above (that is
+    log((1 + t) / 2)); either way |s| <= 0.1716 and 11 terms of the atanh series
+    reach float64 precision.
+    """
+    big = np.float64(t > 0.41421356237309503)
+    s = (t - big) / (2.0 + t + big)
+    s2 = s * s
+    q = 1.0 / 23.0
+    q = q * s2 + 1.0 / 21.0
+    q = q * s2 + 1.0 / 19.0
+    q = q * s2 + 1.0 / 17.0
+    q = q * s2 + 1.0 / 15.0
+    q = q * s2 + 1.0 / 13.0
+    q = q * s2 + 1.0 / 11.0
+    q = q * s2 + 1.0 / 9.0
+    q = q * s2 + 1.0 / 7.0
+    q = q * s2 + 1.0 / 5.0
+    q = q * s2 + 1.0 / 3.0
+    logm = 2.0 * s + 2.0 * s * (s2 * q)
+    return big * 0.6931471805599453 + logm
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_rows_block(z, y, s, has_sw, row0, n, t, bits, dz, loss):
+    """Per-row maths of the binary loss for one block of n rows.
+
+    z  # IN (>= n,) float64, z = x_i . w + b
+    y, s  # IN (n_samples,) labels in {0, 1} and sample weights, read at row0 + i
+    t, bits  # SCRATCH (>= n,)
+    dz  # OUT (>= n,) s_i * (sigmoid(z_i) - y_i)
+    loss  # OUT (>= n,) s_i * (softplus(z_i) - y_i z_i)
+    """
+    for i in range(n):
+        t[i] = -abs(z[i])
+    _exp_nonpos_block(t, n, t, bits)  # t = exp(-|z|) in (0, 1]
+    for i in range(n):
+        zi = z[i]
+        ti = t[i]
+        yi = np.float64(y[row0 + i])
+        u = 1.0 + ti
+        a = 1.0 / u if zi >= 0 else ti / u
+        li = max(zi, 0.0) + _log1p_unit(ti) - yi * zi
+        di = a - yi
+        if has_sw:
+            si = np.float64(s[row0 + i])
+            li *= si
+            di *= si
+        dz[i] = di
+        loss[i] = li
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _sigmoid_inplace(z, t, bits):
+    """z[:] = sigmoid(z) for a float64 array, using the vectorised exp."""
+    n = z.shape[0]
+    for i in range(n):
+        t[i] = -abs(z[i])
+    _exp_nonpos_block(t, n, t, bits)
+    for i in range(n):
+        u = 1.0 + t[i]
+        z[i] = 1.0 / u if z[i] >= 0 else t[i] / u
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _accumulate_rows(X, r0, n, d, acc):
+    """acc += d[:n] @ X[r0:r0 + n], four rows per pass over acc.
+
+    X  # IN (n_samples, n_features)
+    d  # IN (>= n,) float64 row coefficients
+    acc  # IN/OUT (n_features,) float64
+    Updating acc once per four rows instead of once per row quarters its loads and
+    stores, which otherwise cost as much as reading X.
+    """
+    p = X.shape[1]
+    r = 0
+    while r + 4 <= n:
+        x0 = X[r0 + r]
+        x1 = X[r0 + r + 1]
+        x2 = X[r0 + r + 2]
+        x3 = X[r0 + r + 3]
+        d0 = d[r]
+        d1 = d[r + 1]
+        d2 = d[r + 2]
+        d3 = d[r + 3]
+        for j in range(p):
+            acc[j] += (d0 * x0[j] + d1 * x1[j]) + (d2 * x2[j] + d3 * x3[j])
+        r += 4
+    while r < n:
+        xr = X[r0 + r]
+        dr = d[r]
+        for j in range(p):
+            acc[j] += dr * xr[j]
+        r += 1
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _dot_rows_accumulate(X, r0, n, w, b, z, q0, d, acc):
+    """z[:n] = X[r0:r0 + n] @ w + b, and acc += d[:n] @ X[q0:q0 + n], interleaved.
+
+    X  # IN (n_samples, n_features)
+    w  # IN (n_features,) float64; b  # IN float64
+    z  # OUT (>= n,) float64
+    d  # IN (>= n,) float64 coefficients of the rows starting at q0 (already in cache)
+    acc  # IN/OUT (n_features,) float64
+    One loop streams new rows from memory for the forward pass while it adds the
+    previous block's rows, still in cache, into the gradient: memory and arithmetic
+    overlap instead of taking turns.
+    """
+    p = X.shape[1]
+    r = 0
+    while r + 4 <= n:
+        x0 = X[r0 + r]
+        x1 = X[r0 + r + 1]
+        x2 = X[r0 + r + 2]
+        x3 = X[r0 + r + 3]
+        u0 = X[q0 + r]
+        u1 = X[q0 + r + 1]
+        u2 = X[q0 + r + 2]
+        u3 = X[q0 + r + 3]
+        d0 = d[r]
+        d1 = d[r + 1]
+        d2 = d[r + 2]
+        d3 = d[r + 3]
+        z0 = 0.0
+        z1 = 0.0
+        z2 = 0.0
+        z3 = 0.0
+        for j in range(p):
+            wj = w[j]
+            z0 += x0[j] * wj
+            z1 += x1[j] * wj
+            z2 += x2[j] * wj
+            z3 += x3[j] * wj
+            acc[j] += (d0 * u0[j] + d1 * u1[j]) + (d2 * u2[j] + d3 * u3[j])
+        z[r] = z0 + b
+        z[r + 1] = z1 + b
+        z[r + 2] = z2 + b
+        z[r + 3] = z3 + b
+        r += 4
+    while r < n:
+        xr = X[r0 + r]
+        zr = 0.0
+        for j in range(p):
+            zr += xr[j] * w[j]
+        z[r] = zr + b
+        r += 1
+    _accumulate_rows(X, q0 + (n - n % 4), n % 4, d[n - n % 4 :], acc)
+
+
+# ---------------------------------------------------------------------------------
+# Fused kernels
+# ---------------------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_sums_kernel(
+    X,  # IN (n_samples, n_features)
+    y,  # IN (n_samples,) {0, 1}
+    s,  # IN (n_samples,) sample weights (ignored unless has_sw)
+    has_sw,  # IN bool
+    w,  # IN (n_features,) float64
+    b,  # IN float64
+    n_chunks,  # IN number of row chunks (one per thread)
+    block_rows,  # IN rows per block
+):
+    """Returns partials of shape (n_chunks, n_features + 2): [dw..., db, J] per chunk."""
+    m, p = X.shape
+    part = np.zeros((n_chunks, p + 2))
+    chunk = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(m, start + chunk)
+        zb = np.empty(block_rows)
+        tb = np.empty(block_rows)
+        bits = np.empty(block_rows, dtype=np.int64)
+        dz_cur = np.empty(block_rows)
+        dz_prev = np.zeros(block_rows)
+        lb = np.empty(block_rows)
+        dw = np.zeros(p)
+        db = 0.0
+        J = 0.0
+        q0 = start  # first row of the previous block (none yet: dz_prev is zero)
+        prev_n = 0
+        for r0 in range(start, stop, block_rows):
+            nb = min(stop - r0, block_rows)
+            # forward pass of this block, gradient of the previous one (software pipeline)
+            _dot_rows_accumulate(X, r0, nb, w, b, zb, q0, dz_prev, dw)
+            if prev_n > nb:  # the last block is shorter than the one before it
+                _accumulate_rows(X, q0 + nb, prev_n - nb, dz_prev[nb:], dw)
+            _binary_rows_block(zb, y, s, has_sw, r0, nb, tb, bits, dz_cur, lb)
+            for r in range(nb):
+                J += lb[r]
+                db += dz_cur[r]
+            dz_cur, dz_prev = dz_prev, dz_cur
+            q0 = r0
+            prev_n = nb
+        _accumulate_rows(X, q0, prev_n, dz_prev, dw)
+        for j in range(p):
+            part[c, j] = dw[j]
+        part[c, p] = db
+        part[c, p + 1] = J
+    return part
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _multinomial_sums_kernel(
+    X,  # IN (n_samples, n_features)
+    y,  # IN (n_samples,) class indices
+    s,  # IN (n_samples,) sample weights (ignored unless has_sw)
+    has_sw,  # IN bool
+    W,  # IN (n_classes, n_features) float64
+    B,  # IN (n_classes,) float64
+    n_chunks,  # IN
+    block_rows,  # IN
+):
+    """Returns partials (n_chunks, n_classes, n_features + 2): [dW_k..., dB_k, J]."""
+    m, p = X.shape
+    K = W.shape[0]
+    part = np.zeros((n_chunks, K, p + 2))
+    chunk = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(m, start + chunk)
+        Zb = np.empty(block_rows * K)
+        Eb = np.empty(block_rows * K)
+        bits = np.empty(block_rows * K, dtype=np.int64)
+        zmax = np.empty(block_rows)
+        dW = np.zeros((K, p))
+        dB = np.zeros(K)
+        J = 0.0
+        for r0 in range(start, stop, block_rows):
+            nb = min(stop - r0, block_rows)
+            for r in range(nb):
+                zm = -np.inf
+                for k in range(K):
+                    acc = 0.0
+                    for j in range(p):
+                        acc += X[r0 + r, j] * W[k, j]
+                    zk = acc + B[k]
+                    Zb[r * K + k] = zk
+                    zm = max(zm, zk)
+                zmax[r] = zm
+            for r in range(nb):
+                for k in range(K):
+                    Eb[r * K + k] = Zb[r * K + k] - zmax[r]
+            _exp_nonpos_block(Eb, nb * K, Eb, bits)
+            for r in range(nb):
+                yi = y[r0 + r]
+                si = np.float64(s[r0 + r]) if has_sw else 1.0
+                S = 0.0
+                for k in range(K):
+                    S += Eb[r * K + k]
+                J += si * (np.log(S) + zmax[r] - Zb[r * K + yi])
+                inv = si / S
+                for k in range(K):
+                    d = Eb[r * K + k] * inv
+                    if k == yi:
+                        d -= si
+                    dB[k] += d
+                    for j in range(p):
+                        dW[k, j] += d * X[r0 + r, j]
+        for k in range(K):
+            for j in range(p):
+                part[c, k, j] = dW[k, j]
+            part[c, k, p] = dB[k]
+        part[c, 0, p + 1] = J
+    return part
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _linear_predict_kernel(
+    X,  # IN (n_samples, n_features)
+    W,  # IN (n_classes, n_features) float64
+    B,  # IN (n_classes,) float64
+    Z,  # OUT (n_samples, n_classes)
+):
+    m, p = X.shape
+    K = W.shape[0]
+    for i in prange(m):
+        for k in range(K):
+            acc = 0.0
+            for j in range(p):
+                acc += X[i, j] * W[k, j]
+            Z[i, k] = acc + B[k]
+
+
+# ---------------------------------------------------------------------------------
+# Drivers
+# ---------------------------------------------------------------------------------
+
+
+class _threads:
+    """Set Numba's thread count for this Python thread; restore it on exit."""
+
+    def __init__(self, n_threads):
+        self.n = n_threads
+
+    def __enter__(self):
+        self.old = numba.get_num_threads()
+        if self.n != self.old:
+            numba.set_num_threads(self.n)
+        return self.n
+
+    def __exit__(self, *exc):
+        if numba.get_num_threads() != self.old:
+            numba.set_num_threads(self.old)
+        return False
+
+
+def _n_threads(n_threads):
+    if n_threads is None:
+        return numba.get_num_threads()
+    return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
+
+
+def _n_chunks(n_samples, n_threads, block_rows):
+    return max(1, min(n_threads, -(-n_samples // block_rows)))
+
+
+def _weights(sample_weight, X):
+    if sample_weight is None:
+        return np.empty(1, dtype=X.dtype), False
+    return np.asarray(sample_weight, dtype=X.dtype), True
+
+
+def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS):
+    n_threads = _n_threads(n_threads)
+    y = np.asarray(y, dtype=X.dtype)
+    s, has_sw = _weights(sample_weight, X)
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    n_chunks = _n_chunks(X.shape[0], n_threads, block_rows)
+    with _threads(n_threads):
+        part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), n_chunks, block_rows)
+    tot = part[0].copy()
+    for c in range(1, n_chunks):  # fixed order: deterministic
+        tot += part[c]
+    p = X.shape[1]
+    return float(tot[p + 1]), tot[:p], float(tot[p])
+
+
+def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK_ROWS):
+    n_threads = _n_threads(n_threads)
+    y = np.asarray(y, dtype=np.intp)
+    s, has_sw = _weights(sample_weight, X)
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    B = np.ascontiguousarray(B, dtype=np.float64)
+    n_chunks = _n_chunks(X.shape[0], n_threads, block_rows)
+    with _threads(n_threads):
+        part = _multinomial_sums_kernel(X, y, s, has_sw, W, B, n_chunks, block_rows)
+    tot = part[0].copy()
+    for c in range(1, n_chunks):
+        tot += part[c]
+    p = X.shape[1]
+    return float(tot[0, p + 1]), tot[:, :p], tot[:, p].copy()
+
+
+def linear_predict(X, W, B, n_threads=None):
+    n_threads = _n_threads(n_threads)
+    W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
+    B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
+    Z = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
+    with _threads(n_threads):
+        _linear_predict_kernel(X, W, B, Z)
+    return Z

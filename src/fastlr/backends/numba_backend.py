@@ -23,6 +23,8 @@ that reassociation cannot cost them accuracy.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -382,21 +384,41 @@ def _linear_predict_kernel(
 # ---------------------------------------------------------------------------------
 
 
+# Numba's default "workqueue" threading layer must not run parallel kernels from two
+# Python threads at once (it aborts the process). Kernel launches are serialised by
+# this lock unless a thread-safe layer (tbb, omp) is in use.
+_LAUNCH_LOCK = threading.Lock()
+_SAFE_LAYERS = ("tbb", "omp")
+
+
 class _threads:
-    """Set Numba's thread count for this Python thread; restore it on exit."""
+    """Set Numba's thread count for this Python thread, take the launch lock where the
+    threading layer needs it, and restore both on exit."""
 
     def __init__(self, n_threads):
         self.n = n_threads
+        self.locked = False
 
     def __enter__(self):
+        try:
+            layer = numba.threading_layer()
+        except ValueError:  # no parallel kernel has run yet: layer not chosen
+            layer = None
+        if layer not in _SAFE_LAYERS:
+            _LAUNCH_LOCK.acquire()
+            self.locked = True
         self.old = numba.get_num_threads()
         if self.n != self.old:
             numba.set_num_threads(self.n)
         return self.n
 
     def __exit__(self, *exc):
-        if numba.get_num_threads() != self.old:
-            numba.set_num_threads(self.old)
+        try:
+            if numba.get_num_threads() != self.old:
+                numba.set_num_threads(self.old)
+        finally:
+            if self.locked:
+                _LAUNCH_LOCK.release()
         return False
 
 

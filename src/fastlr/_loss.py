@@ -1,0 +1,106 @@
+"""The objective: mean weighted log-loss plus an L2 penalty.
+
+For the binary model (``y`` in {0, 1}, one coefficient vector ``w``, intercept ``b``)::
+
+    J(w, b) = sum_i s_i L(sigmoid(x_i . w + b), y_i) / sum_i s_i  +  l2 / 2 * ||w||^2
+    L(a, y) = -(y log(a) + (1 - y) log(1 - a))
+
+and for the multinomial model (``W`` of shape (n_classes, n_features), ``B``)::
+
+    J(W, B) = sum_i s_i (logsumexp(W x_i + B) - (W x_i + B)[y_i]) / sum_i s_i
+              + l2 / 2 * ||W||_F^2
+
+This is scikit-learn's objective for ``LogisticRegression(C=C)`` with
+``l2 = 1 / (C * sum_i s_i)``, so the same ``C`` gives the same model. The intercept is
+never penalised. The backends compute the sums; this module divides and adds the
+penalty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class LogisticObjective:
+    """``J`` and its gradient as a function of one flat float64 coefficient vector.
+
+    Parameters
+    ----------
+    backend : module
+        A backend from :mod:`fastlr.backends` (``binary_sums``/``multinomial_sums``).
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Binary: floats in {0, 1} (dtype of X). Multinomial: integer class indices.
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_classes : int
+        2 selects the binary model; more, the multinomial one.
+    fit_intercept : bool
+    l2 : float
+        Penalty strength (0 for none).
+    n_threads : int or None
+        Passed to the backend.
+
+    The flat vector is ``[w, b]`` (binary) or ``[W.ravel(), B]`` (multinomial), with
+    ``b``/``B`` present only when ``fit_intercept``.
+    """
+
+    def __init__(self, backend, X, y, sample_weight, n_classes, fit_intercept, l2,
+                 n_threads=None):
+        self.backend = backend
+        self.n_features = X.shape[1]
+        self.n_classes = n_classes
+        self.binary = n_classes == 2
+        self.fit_intercept = fit_intercept
+        self.l2 = float(l2)
+        self.n_threads = n_threads
+        if sample_weight is None:
+            self.sw_sum = float(X.shape[0])
+        else:
+            self.sw_sum = float(np.sum(sample_weight, dtype=np.float64))
+        prepare = getattr(backend, "prepare", None)
+        if prepare is not None:  # e.g. the CUDA backend copies the data to the GPU once
+            X, y, sample_weight = prepare(X, y, sample_weight)
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.n_rows = 1 if self.binary else n_classes
+        self.n_evals = 0
+
+    @property
+    def n_coef(self):
+        return self.n_rows * (self.n_features + int(self.fit_intercept))
+
+    def unpack(self, coef):
+        """Flat vector -> (W of shape (n_rows, n_features), B of shape (n_rows,))."""
+        k, p = self.n_rows, self.n_features
+        W = coef[: k * p].reshape(k, p)
+        B = coef[k * p :] if self.fit_intercept else np.zeros(k, dtype=coef.dtype)
+        return W, B
+
+    def pack(self, W, B):
+        W = np.asarray(W, dtype=np.float64).reshape(self.n_rows, self.n_features)
+        parts = [W.ravel()]
+        if self.fit_intercept:
+            parts.append(np.asarray(B, dtype=np.float64).reshape(self.n_rows))
+        return np.concatenate(parts)
+
+    def loss_grad(self, coef):
+        """Return ``(J, grad)``, both float64, at the flat coefficient vector ``coef``."""
+        self.n_evals += 1
+        W, B = self.unpack(coef)
+        if self.binary:
+            J_sum, dw, db = self.backend.binary_sums(
+                self.X, self.y, self.sample_weight, W[0], B[0], n_threads=self.n_threads
+            )
+            dW = dw[None, :]
+            dB = np.array([db])
+        else:
+            J_sum, dW, dB = self.backend.multinomial_sums(
+                self.X, self.y, self.sample_weight, W, B, n_threads=self.n_threads
+            )
+        inv = 1.0 / self.sw_sum
+        J = J_sum * inv + 0.5 * self.l2 * float(np.dot(W.ravel(), W.ravel()))
+        grad = np.empty(self.n_coef, dtype=np.float64)
+        k, p = self.n_rows, self.n_features
+        grad[: k * p] = (np.asarray(dW, dtype=np.float64) * inv + self.l2 * W).ravel()
+        if self.fit_intercept:
+            grad[k * p :] = np.asarray(dB, dtype=np.float64) * inv
+        return J, grad

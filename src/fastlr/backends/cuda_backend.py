@@ -137,7 +137,7 @@ def _stage_tile(X, xs, row0, n_rows, col0, width, ld, tid, n_threads):
         j += dj
         if j >= width:
             j -= width
-            r += 0
+            r += 1
 
 
 @cuda.jit(device=True)

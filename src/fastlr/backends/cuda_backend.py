@@ -31,21 +31,23 @@ a host ndarray for host input and a Numba device array (which exports
 
 Kernels
 -------
-One epoch is one launch of ``_epoch_kernel`` and reads ``X`` once. Each block walks
+One epoch is one launch of ``_epoch_kernel``, one pass over ``X`` (for rows wider
+than a tile, see below). Each block walks
 over *chunks* of ``rows_per_chunk`` consecutive rows in a grid-stride loop (the
 loop is uniform across the block, so the block may synchronise inside it). For one
 chunk the block:
 
 1. copies the chunk's rows, one feature tile (``tile_width`` columns) at a time, into
-   shared memory; consecutive threads read consecutive features of a row, so the
-   reads of row-major ``X`` are coalesced;
-2. accumulates ``z = X w + b`` for the chunk from shared memory, several threads per
-   row when the block has more threads than the chunk has rows, combined through a
-   shared-memory reduction;
-3. turns ``z`` into the weighted residual ``dz = s (a - y)`` (or ``s (p - onehot)``)
+   shared memory, and accumulates ``z = X w + b`` for them. A group of consecutive
+   threads shares a row, each reading every group-th feature, so the reads of
+   row-major ``X`` are coalesced (consecutive rows are adjacent in memory); with one
+   class the values are multiplied by ``w`` on their way into shared memory, with
+   several the dot products are taken from the staged copy. A group's partial sums
+   are combined through a shared-memory reduction;
+2. turns ``z`` into the weighted residual ``dz = s (a - y)`` (or ``s (p - onehot)``)
    and the loss, one thread per row, with the stable forms
    ``log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))`` and a max-shifted softmax;
-4. adds ``dz^T X`` for its tile (and ``sum dz`` for the intercept) into a per-block
+3. adds ``dz^T X`` for its tile (and ``sum dz`` for the intercept) into a per-block
    float64 accumulator in shared memory, read from the staged copy of ``X``.
 
 At the end each block adds its accumulator into the float64 output with one atomic
@@ -56,7 +58,7 @@ column of blocks per feature tile: block ``(i, t)`` computes ``z`` over all tile
 its chunks, loading its own tile ``t`` last so the gradient step finds it staged, and
 accumulates only tile ``t`` of the gradient. Such wide problems read ``X`` once per
 tile column; the columns walk the same chunks at about the same time, so the
-repeated reads are mostly served from L2. Problems whose rows fit one tile (up to
+repeated reads should mostly be served from L2 (not yet measured). Problems whose rows fit one tile (up to
 255 features by default, fewer for many classes) read ``X`` exactly once.
 
 Launch configuration (``threads_per_block``, ``n_blocks``, ``tile_width``,

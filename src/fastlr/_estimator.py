@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -94,7 +95,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="right")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
@@ -175,8 +176,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if isinstance(self.C, Real) and np.isnan(self.C):
-            raise ValueError("C must be a positive number or np.inf; got nan.")
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], order="C",
             ensure_all_finite=True, y_numeric=False,
@@ -200,7 +199,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if np.any(sw < 0):
                 raise ValueError("sample_weight must be non-negative; got negative weights.")
         if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+            if "sample_weight" in inspect.signature(compute_class_weight).parameters:
+                # "balanced" counts weighted samples, as scikit-learn >= 1.6 does
+                cw = compute_class_weight(self.class_weight, classes=classes, y=y,
+                                          sample_weight=sw)
+            else:
+                cw = compute_class_weight(self.class_weight, classes=classes, y=y)
             cw = np.asarray(cw, dtype=X.dtype)[y_idx]
             sw = cw if sw is None else sw * cw
         if sw is not None:

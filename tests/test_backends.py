@@ -1,0 +1,175 @@
+"""Every CPU backend against the NumPy reference, and the kernels' own maths."""
+
+import numpy as np
+import pytest
+
+from fastlr.backends import available_backends, get_backend, resolve_backend_name
+from fastlr.backends import numba_backend as nbb
+from fastlr.backends import numpy_backend as ref
+
+CPU_BACKENDS = [b for b in ("numba",) if b in available_backends()]
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-4)}
+
+
+def _data(rng, n, p, dtype, k=2, weights=True):
+    X = rng.standard_normal((n, p)).astype(dtype) * 2
+    y01 = (rng.random(n) < 0.4).astype(dtype)
+    yk = rng.integers(0, k, n)
+    sw = rng.random(n).astype(dtype) * 3 if weights else None
+    return X, y01, yk, sw
+
+
+def _scale(r):
+    """Reference magnitude for absolute tolerances (float32 sums over many rows)."""
+    return max(1.0, float(np.max(np.abs(r))))
+
+
+@pytest.mark.parametrize("name", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n,p", [(1, 1), (1, 7), (9, 1), (257, 3), (1003, 17), (4099, 64)])
+@pytest.mark.parametrize("weights", [False, True])
+def test_binary_sums_match_reference(rng, name, dtype, n, p, weights):
+    X, y, _, sw = _data(rng, n, p, dtype, weights=weights)
+    w = rng.standard_normal(p)
+    b = 0.7
+    J0, dw0, db0 = ref.binary_sums(X.astype(np.float64), y.astype(np.float64),
+                                   None if sw is None else sw.astype(np.float64), w, b)
+    J1, dw1, db1 = get_backend(name).binary_sums(X, y, sw, w, b)
+    tol = TOL[dtype]
+    assert J1 == pytest.approx(J0, rel=tol["rtol"], abs=tol["atol"] * _scale(J0))
+    np.testing.assert_allclose(dw1, dw0, rtol=tol["rtol"], atol=tol["atol"] * _scale(dw0))
+    assert db1 == pytest.approx(db0, rel=tol["rtol"], abs=tol["atol"] * _scale(db0))
+
+
+@pytest.mark.parametrize("name", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n,p,k", [(1, 1, 3), (13, 1, 4), (300, 5, 3), (1001, 12, 7)])
+@pytest.mark.parametrize("weights", [False, True])
+def test_multinomial_sums_match_reference(rng, name, dtype, n, p, k, weights):
+    X, _, y, sw = _data(rng, n, p, dtype, k=k, weights=weights)
+    W = rng.standard_normal((k, p))
+    B = rng.standard_normal(k)
+    J0, dW0, dB0 = ref.multinomial_sums(X.astype(np.float64), y,
+                                        None if sw is None else sw.astype(np.float64), W, B)
+    J1, dW1, dB1 = get_backend(name).multinomial_sums(X, y, sw, W, B)
+    tol = TOL[dtype]
+    assert J1 == pytest.approx(J0, rel=tol["rtol"], abs=tol["atol"] * _scale(J0))
+    np.testing.assert_allclose(dW1, dW0, rtol=tol["rtol"], atol=tol["atol"] * _scale(dW0))
+    np.testing.assert_allclose(dB1, dB0, rtol=tol["rtol"], atol=tol["atol"] * _scale(dB0))
+
+
+@pytest.mark.parametrize("name", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_predict_matches_reference(rng, name, dtype):
+    X = rng.standard_normal((333, 9)).astype(dtype)
+    W = rng.standard_normal((3, 9))
+    B = rng.standard_normal(3)
+    Z = get_backend(name).linear_predict(X, W, B)
+    assert Z.dtype == dtype and Z.shape == (333, 3)
+    np.testing.assert_allclose(Z, ref.linear_predict(X, W, B), **TOL[dtype])
+
+
+@pytest.mark.parametrize("name", CPU_BACKENDS)
+@pytest.mark.parametrize("layout", ["F", "strided_rows", "strided_cols"])
+def test_non_contiguous_X(rng, name, layout):
+    base = rng.standard_normal((400, 12))
+    X = {"F": np.asfortranarray(base), "strided_rows": base[::2],
+         "strided_cols": base[:, ::2]}[layout]
+    n, p = X.shape
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    w = rng.standard_normal(p)
+    r0 = ref.binary_sums(np.ascontiguousarray(X), y, None, w, -0.2)
+    r1 = get_backend(name).binary_sums(X, y, None, w, -0.2)
+    assert r1[0] == pytest.approx(r0[0], rel=1e-12)
+    np.testing.assert_allclose(r1[1], r0[1], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 4, 5, 8, 64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n", [1, 4, 7, 63, 64, 65, 130])
+def test_numba_blocking_and_chunking(rng, block_rows, n_threads, n):
+    """Every combination of block size, thread chunks and ragged last blocks."""
+    X = rng.standard_normal((n, 6))
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    sw = rng.random(n)
+    w = rng.standard_normal(6)
+    r0 = ref.binary_sums(X, y, sw, w, 0.1)
+    r1 = nbb.binary_sums(X, y, sw, w, 0.1, n_threads=n_threads, block_rows=block_rows)
+    assert r1[0] == pytest.approx(r0[0], rel=1e-12)
+    np.testing.assert_allclose(r1[1], r0[1], rtol=1e-10, atol=1e-12)
+    assert r1[2] == pytest.approx(r0[2], rel=1e-10, abs=1e-12)
+    yk = rng.integers(0, 3, n)
+    W, B = rng.standard_normal((3, 6)), rng.standard_normal(3)
+    m0 = ref.multinomial_sums(X, yk, sw, W, B)
+    m1 = nbb.multinomial_sums(X, yk, sw, W, B, n_threads=n_threads, block_rows=block_rows)
+    assert m1[0] == pytest.approx(m0[0], rel=1e-12)
+    np.testing.assert_allclose(m1[1], m0[1], rtol=1e-10, atol=1e-12)
+
+
+def test_numba_deterministic_for_fixed_threads(rng):
+    X = rng.standard_normal((5000, 33))
+    y = (rng.random(5000) < 0.5).astype(np.float64)
+    w = rng.standard_normal(33)
+    for n_threads in (1, 2):
+        first = nbb.binary_sums(X, y, None, w, 0.0, n_threads=n_threads)
+        for _ in range(3):
+            again = nbb.binary_sums(X, y, None, w, 0.0, n_threads=n_threads)
+            assert again[0] == first[0] and again[2] == first[2]
+            assert np.array_equal(again[1], first[1])
+
+
+def test_vectorised_exp_accuracy():
+    """The kernels' exp over all arguments <= 0, against NumPy."""
+    x = np.concatenate([np.linspace(-745.0, 0.0, 200_001), -np.logspace(-300, 2.5, 20_001),
+                        [0.0, -0.0, -1e-320]])
+    out = np.empty_like(x)
+    bits = np.empty(x.shape[0], dtype=np.int64)
+    nbb._exp_nonpos_block(x, x.shape[0], out, bits)
+    expected = np.exp(np.maximum(x, -700.0))
+    # relative accuracy where it matters (x >= -40), absolute everywhere
+    near = x >= -40
+    np.testing.assert_allclose(out[near], expected[near], rtol=2e-14, atol=0)
+    assert np.max(np.abs(out - expected)) < 4e-16
+    # below -700 the result is exp(-700): absolutely tiny, never zero or negative
+    assert np.all(out > 0)
+
+
+def test_vectorised_log1p_accuracy():
+    from numba import njit
+
+    @njit(fastmath=nbb._FASTMATH, error_model="numpy")
+    def apply(t, out):
+        for i in range(t.shape[0]):
+            out[i] = nbb._log1p_unit(t[i])
+
+    t = np.concatenate([np.linspace(0.0, 1.0, 200_001), np.logspace(-300, 0, 20_001)])
+    out = np.empty_like(t)
+    apply(t, out)
+    expected = np.log1p(t)
+    ulps = np.abs(out - expected) / np.spacing(np.maximum(expected, 1e-300))
+    assert np.max(ulps[t > 1e-300]) <= 4
+
+
+@pytest.mark.parametrize("name", ["numpy", *CPU_BACKENDS])
+def test_large_z_gives_finite_loss_and_gradients(rng, name):
+    X = rng.standard_normal((200, 5)) * 1e4
+    y = (rng.random(200) < 0.5).astype(np.float64)
+    w = rng.standard_normal(5) * 10
+    J, dw, db = get_backend(name).binary_sums(X, y, None, w, 0.0)
+    assert np.isfinite(J) and np.all(np.isfinite(dw)) and np.isfinite(db)
+    J0, dw0, db0 = ref.binary_sums(X, y, None, w, 0.0)
+    assert J == pytest.approx(J0, rel=1e-12)
+    np.testing.assert_allclose(dw, dw0, rtol=1e-10)
+    yk = rng.integers(0, 3, 200)
+    Jm, dWm, _ = get_backend(name).multinomial_sums(X, yk, None, rng.standard_normal((3, 5)),
+                                                    np.zeros(3))
+    assert np.isfinite(Jm) and np.all(np.isfinite(dWm))
+
+
+def test_auto_backend_selection():
+    assert resolve_backend_name("auto", 100, 20) == "numpy"
+    big = resolve_backend_name("auto", 1_000_000, 100)
+    assert big == ("numba" if "numba" in available_backends() else "numpy")
+    with pytest.raises(ValueError, match="Unknown backend"):
+        resolve_backend_name("fortran")
+    assert "numpy" in available_backends()

@@ -323,3 +323,32 @@ def test_is_available_is_false_without_numba_cuda():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_estimator_on_cuda_matches_cpu(solver, n_classes, dtype):
+    """LogisticRegression(backend="cuda") gives the CPU model, for every solver."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from fastlr import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(48, 6)).astype(dtype)
+    y = rng.integers(0, n_classes, size=48)
+    sw = rng.uniform(0.5, 2.0, size=48)
+    kw = dict(solver=solver, C=0.5, tol=1e-6, max_iter=15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gpu = LogisticRegression(backend="cuda", **kw).fit(X, y, sample_weight=sw)
+        cpu = LogisticRegression(backend="numpy", **kw).fit(X, y, sample_weight=sw)
+    assert gpu.backend_ == "cuda"
+    assert gpu.coef_.dtype == dtype
+    tol = 1e-9 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gpu.intercept_, cpu.intercept_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), rtol=tol, atol=tol)
+    np.testing.assert_array_equal(gpu.predict(X), cpu.predict(X))

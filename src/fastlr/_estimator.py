@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import softmax
@@ -24,6 +24,18 @@ from . import _solvers
 from ._loss import LogisticObjective
 from .backends import backend_names, get_backend, resolve_backend_name
 from .backends.numpy_backend import sigmoid
+
+
+def _is_dask(X):
+    """True for a Dask collection; never imports Dask (without it, nothing changes)."""
+    graph = getattr(X, "__dask_graph__", None) if "dask" in sys.modules else None
+    return callable(graph) and graph() is not None
+
+
+def _dask_predict(est, method, X):
+    from ._dask import predict
+
+    return predict(est, method, X)
 
 
 @contextlib.contextmanager
@@ -176,6 +188,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if _is_dask(X):  # chunks stay on the Dask workers, see fastlr._dask
+            from ._dask import fit
+
+            return fit(self, X, y, sample_weight)
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], order="C",
             ensure_all_finite=True, y_numeric=False,
@@ -183,15 +199,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         n_samples, n_features = X.shape
-        le = LabelEncoder()
-        y_idx = le.fit_transform(y)
-        classes = le.classes_
+        classes = np.unique(y)
         n_classes = len(classes)
         if n_classes < 2:
             raise ValueError(
                 "LogisticRegression needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {classes[0]!r}."
             )
+        # Targets for the kernels, made once and kept small: 0/1 in X's dtype for two
+        # classes, class indices otherwise (no one-hot matrix).
+        if n_classes == 2:
+            target = (y == classes[1]).astype(X.dtype)
+        else:
+            target = np.searchsorted(classes, y)
 
         sw = None
         if sample_weight is not None:
@@ -205,7 +225,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                           sample_weight=sw)
             else:
                 cw = compute_class_weight(self.class_weight, classes=classes, y=y)
-            cw = np.asarray(cw, dtype=X.dtype)[y_idx]
+            cw = np.asarray(cw, dtype=X.dtype)[target.astype(np.intp, copy=False)]
             sw = cw if sw is None else sw * cw
         if sw is not None:
             total = float(np.sum(sw, dtype=np.float64))
@@ -213,7 +233,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError("The sum of sample weights overflows; rescale sample_weight.")
             if total <= 0:
                 raise ValueError("The sum of sample weights is zero: nothing to fit.")
-            weighted = np.bincount(y_idx, weights=sw, minlength=n_classes) > 0
+            weighted = np.bincount(target.astype(np.intp, copy=False), weights=sw,
+                                   minlength=n_classes) > 0
             if weighted.sum() < 2:
                 raise ValueError(
                     "Only one class has positive sample weight (class "
@@ -228,7 +249,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         backend_name, backend = self._backend_module(X)
         self.backend_ = backend_name
 
-        target = (y_idx == 1).astype(X.dtype) if n_classes == 2 else y_idx.astype(np.intp)
         objective = LogisticObjective(backend, X, target, sw, n_classes, self.fit_intercept,
                                       l2, n_threads)
         coef0 = np.zeros(objective.n_coef)
@@ -268,6 +288,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Raw scores ``X W^T + B``: shape (n_samples,) for two classes, else
         (n_samples, n_classes)."""
+        if _is_dask(X):
+            return _dask_predict(self, "decision_function", X)
         X = self._check_X(X)
         _, backend = self._backend_module(X)
         Z = backend.linear_predict(X, self.coef_, self.intercept_, n_threads=self._n_threads())
@@ -275,6 +297,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns as ``classes_``."""
+        if _is_dask(X):
+            return _dask_predict(self, "predict_proba", X)
         Z = self.decision_function(X)
         if Z.ndim == 1:
             p = sigmoid(Z)
@@ -283,6 +307,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably."""
+        if _is_dask(X):
+            return _dask_predict(self, "predict_log_proba", X)
         Z = self.decision_function(X)
         if Z.ndim == 1:
             Z = np.column_stack([np.zeros_like(Z), Z])
@@ -291,6 +317,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,)."""
+        if _is_dask(X):
+            return _dask_predict(self, "predict", X)
         Z = self.decision_function(X)
         idx = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
         return self.classes_[idx]

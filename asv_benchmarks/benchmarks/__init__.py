@@ -1,0 +1,1 @@
+"""asv benchmarks of fastlr; see ``common.py`` for the sizes and the profiles."""

@@ -1,0 +1,116 @@
+"""Sizes, data and settings shared by the fastlr asv benchmarks.
+
+Profiles
+--------
+The environment variable ``FASTLR_ASV_PROFILE`` chooses the problem sizes when asv
+discovers the benchmarks (so set it for ``asv run``/``asv continuous`` as a whole):
+
+``small`` (default)
+    Small enough that ``asv run --quick`` over one commit takes a few minutes on two
+    cores; CI runs this one to keep the benchmarks from rotting.
+``large``
+    Up to 1,000,000 samples: the sizes where memory bandwidth, not overhead,
+    decides. Combinations of more than ``max_elements`` elements of ``X`` are
+    skipped.
+
+Results of the two profiles carry different parameters, so asv keeps them apart;
+compare commits within one profile.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+PROFILES = {
+    "small": {
+        "epoch_samples": [1_000, 100_000],
+        "epoch_features": [10, 100],
+        "fit_shapes": ["20000x20"],
+        "max_elements": 10_000_000,
+    },
+    "large": {
+        "epoch_samples": [1_000, 100_000, 1_000_000],
+        "epoch_features": [10, 100, 1_000],
+        "fit_shapes": ["100000x100", "1000000x100"],
+        "max_elements": 100_000_000,
+    },
+}
+
+PROFILE = os.environ.get("FASTLR_ASV_PROFILE", "").strip().lower() or "small"
+if PROFILE not in PROFILES:
+    raise ValueError(
+        f"FASTLR_ASV_PROFILE={PROFILE!r}; expected one of {sorted(PROFILES)}."
+    )
+SIZES = PROFILES[PROFILE]
+
+DTYPES = ["float32", "float64"]
+
+# Settings shared by fastlr and the scikit-learn baseline, so the two fit the same model.
+C = 1.0
+TOL = 1e-4
+MAX_ITER = 100
+
+
+def skip_if_too_large(n_elements):
+    """Skip a parameter combination (asv skips on NotImplementedError in setup)."""
+    if n_elements > SIZES["max_elements"]:
+        raise NotImplementedError(
+            f"{n_elements:,} elements is above the {PROFILE!r} profile's "
+            f"{SIZES['max_elements']:,}"
+        )
+
+
+def parse_shape(shape):
+    """``"20000x20"`` -> ``(20000, 20)``."""
+    n_samples, n_features = shape.lower().split("x")
+    return int(n_samples), int(n_features)
+
+
+def epoch_data(n_samples, n_features, dtype, seed=0):
+    """A random binary problem and a point ``(w, b)`` at which to take one epoch.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), ``dtype``
+    y : ndarray of shape (n_samples,), ``dtype``, values in {0, 1}
+    w : ndarray of shape (n_features,), float64
+    b : float
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=np.dtype(dtype).type)
+    w_true = rng.standard_normal(n_features) / np.sqrt(n_features)
+    z = X @ w_true.astype(X.dtype)
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-z))).astype(X.dtype)
+    w = 0.1 * rng.standard_normal(n_features)
+    return X, y, w, 0.1
+
+
+def classification_data(shape, dtype="float64", seed=0):
+    """A synthetic classification problem split into train (80%) and test (20%).
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test
+    """
+    from sklearn.datasets import make_classification
+
+    n_samples, n_features = parse_shape(shape)
+    n_test = n_samples // 4
+    X, y = make_classification(
+        n_samples=n_samples + n_test,
+        n_features=n_features,
+        n_informative=max(2, n_features // 2),
+        n_redundant=0,
+        random_state=seed,
+    )
+    X = X.astype(dtype)
+    return X[:n_samples], X[n_samples:], y[:n_samples], y[n_samples:]
+
+
+def backends():
+    """Backends to benchmark: NumPy and Numba, and CUDA where a GPU is usable."""
+    import fastlr
+
+    return [name for name in ("numpy", "numba", "cuda") if name in fastlr.available_backends()]

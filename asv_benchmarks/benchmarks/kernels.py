@@ -1,0 +1,57 @@
+"""One epoch, ``J`` and its gradient ``(dw, db)``, on each backend.
+
+``time_loss_and_grad`` is the time of one :func:`fastlr.loss_and_grad` call;
+``track_gb_per_s`` is the bandwidth it achieves, bytes of ``X`` / median time. Both
+are driven by one table, ``EPOCH_FUNCTIONS``, of (name, function) pairs.
+
+The public function validates its input (one more pass over ``X``) and, on the CUDA
+backend, copies host arrays to the device at every call: these numbers are what a
+user of ``loss_and_grad`` gets, not the bare kernel inside a fit.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import fastlr
+import numpy as np
+
+from .common import DTYPES, SIZES, backends, epoch_data, skip_if_too_large
+
+# (name, function(X, y, w, b) -> (J, dw, db)): one row per backend available here.
+EPOCH_FUNCTIONS = [
+    (name, partial(fastlr.loss_and_grad, backend=name)) for name in backends()
+]
+
+TRACK_REPEATS = 5
+
+
+class Epoch:
+    params = [
+        [name for name, _ in EPOCH_FUNCTIONS],
+        SIZES["epoch_samples"],
+        SIZES["epoch_features"],
+        DTYPES,
+    ]
+    param_names = ["backend", "n_samples", "n_features", "dtype"]
+    timeout = 300
+
+    def setup(self, backend, n_samples, n_features, dtype):
+        skip_if_too_large(n_samples * n_features)
+        self.X, self.y, self.w, self.b = epoch_data(n_samples, n_features, dtype)
+        self.fn = dict(EPOCH_FUNCTIONS)[backend]
+        self.fn(self.X, self.y, self.w, self.b)  # JIT compilation (or cache load) here
+
+    def time_loss_and_grad(self, backend, n_samples, n_features, dtype):
+        self.fn(self.X, self.y, self.w, self.b)
+
+    def track_gb_per_s(self, backend, n_samples, n_features, dtype):
+        times = []
+        for _ in range(TRACK_REPEATS):
+            t0 = time.perf_counter()
+            self.fn(self.X, self.y, self.w, self.b)
+            times.append(time.perf_counter() - t0)
+        return round(self.X.nbytes / float(np.median(times)) / 1e9, 3)
+
+    track_gb_per_s.unit = "GB/s"

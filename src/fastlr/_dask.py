@@ -435,46 +435,47 @@ def fit(est, X, y, sample_weight=None):
                          "'numba' or 'numpy'.")
     kernel = resolve_backend_name(kernel)
 
-    # Labels: one small reduction, then indices per chunk.
-    classes, counts = _compute(client, *da.unique(y, return_counts=True))
-    check_classification_targets(classes)
+    # X stays in the workers' memory for the whole fit (persist returns at once with a
+    # client); the classes and the checks that need no classes share one pass.
+    (X,) = _persist(client, X)
+    first = [*da.unique(y, return_counts=True), da.isfinite(X).all()]
+    if sw is not None:
+        first += [da.isfinite(sw).all(), (sw < 0).any()]
+    classes, counts, X_finite, *sw_checks = _compute(client, *first)
+    if not X_finite:
+        raise ValueError("Input X contains NaN or infinity.")
+    if sw is not None:
+        if not sw_checks[0]:
+            raise ValueError("Input sample_weight contains NaN or infinity.")
+        if sw_checks[1]:
+            raise ValueError("sample_weight must be non-negative; got negative weights.")
+    check_classification_targets(classes)  # names y if it holds NaN
     n_classes = len(classes)
     if n_classes < 2:
         raise ValueError(
             "LogisticRegression needs samples of at least 2 classes in the data, "
             f"but the data contains only one class: {_label(classes, 0)!r}."
         )
+
+    # Labels -> targets per chunk, class weights folded into the sample weights.
     binary = n_classes == 2
     meta = np.empty((0,), dtype=X.dtype if binary else np.intp)
     target = y.map_blocks(_encode_chunk, classes, binary, X.dtype, meta=meta)
-
+    y_idx = target.astype(np.intp) if binary else target
     if est.class_weight is not None:
-        y_idx = target if not binary else target.astype(np.intp)
         if sw is not None and _BALANCED_COUNTS_WEIGHTED and est.class_weight == "balanced":
             (counts,) = _compute(client, da.bincount(y_idx, weights=sw,
                                                      minlength=n_classes))
         cw = np.asarray(_class_weights(est.class_weight, classes, counts), dtype=X.dtype)
         cw_rows = y_idx.map_blocks(_take_chunk, cw, meta=np.empty((0,), dtype=X.dtype))
         sw = cw_rows if sw is None else sw * cw_rows
+    target, sw = _persist(client, target, sw)
 
-    X, target, sw = _persist(client, X, target, sw)
-
-    # Every check that reads the data, in one pass over the persisted chunks.
-    checks = [da.isfinite(X).all()]
-    if sw is not None:
-        y_idx = target if not binary else target.astype(np.intp)
-        checks += [da.isfinite(sw).all(), (sw < 0).any(), da.sum(sw, dtype=np.float64),
-                   da.bincount(y_idx, weights=sw, minlength=n_classes)]
-    results = _compute(client, *checks)
-    if not results[0]:
-        raise ValueError("Input X contains NaN or infinity.")
     sw_sum = float(n_samples)
     if sw is not None:
-        finite, negative, sw_sum, per_class = results[1:]
-        if not finite:
-            raise ValueError("Input sample_weight contains NaN or infinity.")
-        if negative:
-            raise ValueError("sample_weight must be non-negative; got negative weights.")
+        y_idx = target.astype(np.intp) if binary else target
+        sw_sum, per_class = _compute(client, da.sum(sw, dtype=np.float64),
+                                     da.bincount(y_idx, weights=sw, minlength=n_classes))
         sw_sum = float(sw_sum)
         if not np.isfinite(sw_sum):
             raise ValueError("The sum of sample weights overflows; rescale sample_weight.")

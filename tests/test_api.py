@@ -1,10 +1,11 @@
 """The public low-level API: sigmoid, loss_and_grad, multinomial_loss_and_grad."""
 
+import os
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -125,6 +126,32 @@ def test_bad_input_raises_value_error(kwargs, match):
         loss_and_grad(args["X"], args["y"], args["w"], args["b"], **extra)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("w_value", [0.0, 1.0])
+def test_non_finite_X_is_reported_after_the_kernel(rng, backend, bad, w_value):
+    """X is not scanned up front; a non-finite entry must still surface as an error,
+    whatever the coefficients (w = 0 makes inf * 0 = NaN; w = 1 makes z infinite)."""
+    X = rng.standard_normal((300, 4))
+    X[137, 2] = bad
+    y = (rng.random(300) < 0.5).astype(float)
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        loss_and_grad(X, y, np.full(4, w_value), 0.0, backend=backend)
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        multinomial_loss_and_grad(X, (y * 2).astype(int), np.full((3, 4), w_value),
+                                  np.zeros(3), backend=backend)
+    sw = np.ones(300)
+    sw[137] = 0.0  # a zero weight must not hide the bad value either
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        loss_and_grad(X, y, np.full(4, w_value), 0.0, sample_weight=sw, backend=backend)
+
+
+def test_overflow_is_an_error_not_a_silent_inf():
+    X = np.array([[1e300, 1.0], [-1e300, 2.0]])
+    with pytest.raises(ValueError, match="overflowed"):
+        loss_and_grad(X, np.array([0.0, 1.0]), np.array([1e10, 0.0]), 0.0, backend="numpy")
+
+
 def test_multinomial_bad_labels():
     X = np.ones((3, 2))
     with pytest.raises(ValueError, match="class indices"):
@@ -136,7 +163,8 @@ def test_multinomial_bad_labels():
 finite = st.floats(-30, 30, allow_nan=False, allow_infinity=False, width=64)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=int(os.environ.get("FASTLR_HYPOTHESIS_EXAMPLES", 40)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     data=st.data(),
     n=st.integers(1, 300),

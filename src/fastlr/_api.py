@@ -33,9 +33,25 @@ def _check_X(X):
         raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got shape {X.shape}.")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X is empty: shape {X.shape}.")
+    return X
+
+
+def _check_result(X, *values):
+    """Raise a clear ValueError instead of returning a non-finite loss or gradient.
+
+    X is not scanned before the kernel runs (that would read it a second time): a
+    NaN or infinity anywhere in X makes the gradient non-finite (``dz_i * x_ij`` is
+    NaN or infinite for every ``dz_i``), so X is only scanned when that happens, to
+    say which problem it is.
+    """
+    if all(np.all(np.isfinite(v)) for v in values):
+        return
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinity.")
-    return X
+    raise ValueError(
+        "The loss or its gradient overflowed (features of very large magnitude); "
+        "rescale X."
+    )
 
 
 def _check_vector(v, name, n, dtype, allow_none=False):
@@ -104,7 +120,9 @@ def loss_and_grad(X, y, w, b, *, sample_weight=None, l2=0.0, backend="auto", n_t
     sw = _check_weights(sample_weight, n, X.dtype)
     l2 = _check_l2(l2)
     be = get_backend(backend, n, p)
-    J_sum, dw, db = be.binary_sums(X, y, sw, w, b, n_threads=n_threads)
+    with np.errstate(invalid="ignore", over="ignore"):  # reported by _check_result
+        J_sum, dw, db = be.binary_sums(X, y, sw, w, b, n_threads=n_threads)
+    _check_result(X, J_sum, dw, db)
     sw_sum = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
     J = J_sum / sw_sum + 0.5 * l2 * float(w @ w)
     dw = (np.asarray(dw, dtype=np.float64) / sw_sum + l2 * w).astype(X.dtype)
@@ -149,7 +167,9 @@ def multinomial_loss_and_grad(X, y, W, B, *, sample_weight=None, l2=0.0, backend
     sw = _check_weights(sample_weight, n, X.dtype)
     l2 = _check_l2(l2)
     be = get_backend(backend, n, p)
-    J_sum, dW, dB = be.multinomial_sums(X, y, sw, W, B, n_threads=n_threads)
+    with np.errstate(invalid="ignore", over="ignore"):  # reported by _check_result
+        J_sum, dW, dB = be.multinomial_sums(X, y, sw, W, B, n_threads=n_threads)
+    _check_result(X, J_sum, dW, dB)
     sw_sum = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
     J = J_sum / sw_sum + 0.5 * l2 * float(np.sum(W * W))
     dW = (np.asarray(dW, dtype=np.float64) / sw_sum + l2 * W).astype(X.dtype)

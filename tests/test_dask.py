@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -114,9 +115,22 @@ def test_local_scheduler_without_client():
     ref = LogisticRegression(**TIGHT, **NUMBA).fit(X, y)
     est = LogisticRegression(**TIGHT).fit(*to_dask(X, y))
     assert_same_model(est, ref)
+    with pytest.MonkeyPatch.context() as mp:  # coefficients as a separate graph node
+        mp.setattr(_dask, "INLINE_COEF_BYTES", 0)
+        assert_same_model(LogisticRegression(**TIGHT).fit(*to_dask(X, y)), ref)
     proba = est.predict_proba(da.from_array(X, chunks=(700, -1)))
     np.testing.assert_allclose(proba.compute(scheduler="sync"), ref.predict_proba(X),
                                rtol=1e-6, atol=1e-9)
+
+
+def test_large_coefficients_and_many_partials(client, monkeypatch):
+    # the paths taken past the size limits: coefficients sent once per evaluation, and
+    # each worker adding up its own chunks before the client adds the workers' sums
+    monkeypatch.setattr(_dask, "INLINE_COEF_BYTES", 0)
+    monkeypatch.setattr(_dask, "STACKED_PARTIALS_BYTES", 0)
+    X, y = make_data(13, n_classes=3)
+    ref = LogisticRegression(**TIGHT, **NUMBA).fit(X, y)
+    assert_same_model(LogisticRegression(**TIGHT).fit(*to_dask(X, y)), ref)
 
 
 def test_numpy_y_and_uneven_chunks(client):
@@ -241,7 +255,8 @@ def test_importing_fastlr_does_not_import_dask():
 # ---------------------------------------------------------------------------------
 
 
-def test_fit_survives_a_killed_worker(client, monkeypatch):
+@pytest.mark.parametrize("when", ["between evaluations", "during an evaluation"])
+def test_fit_survives_a_killed_worker(client, monkeypatch, when):
     X, y = make_data(12, n_classes=3)
     Xd, yd = to_dask(X, y)
     undisturbed = LogisticRegression(**TIGHT).fit(Xd, yd)
@@ -249,7 +264,7 @@ def test_fit_survives_a_killed_worker(client, monkeypatch):
     calls = []
     reduce = _dask.DaskSums._reduce
 
-    def reduce_then_kill(self, *args):
+    def reduce_and_kill(self, *args):
         calls.append(1)
         if len(calls) == 3:  # after two evaluations: chunks are persisted on both
             pids = client.run(os.getpid)
@@ -257,10 +272,13 @@ def test_fit_survives_a_killed_worker(client, monkeypatch):
             has_data = client.run(lambda dask_worker: len(dask_worker.data),
                                   workers=[victim])[victim]
             assert has_data > 0
-            os.kill(pids[victim], signal.SIGKILL)
+            if when == "during an evaluation":
+                threading.Timer(0.003, os.kill, (pids[victim], signal.SIGKILL)).start()
+            else:
+                os.kill(pids[victim], signal.SIGKILL)
         return reduce(self, *args)
 
-    monkeypatch.setattr(_dask.DaskSums, "_reduce", reduce_then_kill)
+    monkeypatch.setattr(_dask.DaskSums, "_reduce", reduce_and_kill)
     est = LogisticRegression(**TIGHT).fit(Xd, yd)
     monkeypatch.undo()
     assert len(calls) > 3  # the fit went on after the worker died

@@ -1,41 +1,45 @@
 """Fitting and predicting on Dask arrays: the data stays where its chunks live.
 
 ``LogisticRegression.fit`` hands a Dask input to :func:`fit`. The rows of X are split
-into chunks (Dask's row chunks), each on some worker. One evaluation of the objective
-is then::
+into chunks (Dask's row chunks), each held by some worker. One evaluation of the
+objective is then::
 
-    client                        workers
-    ------                        -------
-    W, B  --(coef-sized)-->       each chunk c: J_c, dW_c, dB_c = kernel(X_c, y_c, s_c, W, B)
-                                  tree sum of the partials, split_every per node
-    J, grad  <--(coef-sized)--    (the root, at most split_every partials, on the client)
+    client                          workers
+    ------                          -------
+    W, B  --(coef-sized)-->         one task per worker, over the chunks it holds:
+                                    J_c, dW_c, dB_c = kernel(X_c, y_c, s_c, W, B)
+    J, grad  <--(coef-sized         for each chunk c
+          partial per chunk)--
+    sum of the partials, in chunk order
 
-so only coefficient-sized vectors cross the network and the solver (lbfgs, gd) runs on
-the client unchanged: :class:`DaskSums` fulfils the backend contract of
-:mod:`fastlr.backends` (it returns the same *sums*) for
+so X never moves, only coefficient-sized vectors cross the network, and the solver
+(lbfgs, gd) runs on the client unchanged: :class:`DaskSums` fulfils the backend
+contract of :mod:`fastlr.backends` (it returns the same *sums*) for
 :class:`fastlr._loss.LogisticObjective`. The chunk kernel is the Numba backend's
 ``binary_sums`` / ``multinomial_sums`` (or the NumPy backend's, with
-``backend="numpy"``).
+``backend="numpy"``). Under Dask's local schedulers (no distributed client), each chunk
+is a task of its own and the partials are added in a tree (``split_every`` per node).
 
 X, the encoded labels and the sample weights are persisted once per fit
 (``client.persist`` with a distributed client, ``dask.persist`` otherwise). A worker
 that dies takes its persisted chunks with it; Dask recomputes them from the graph they
-were built from and the fit goes on. The partial sums are added in a fixed tree order
-and each chunk uses the same number of threads wherever it runs, so the model does not
+were built from and the fit goes on. The partial sums are added in a fixed order and
+each chunk uses the same number of threads wherever it runs, so the model does not
 depend on where (or how often) a chunk was computed.
 
 Threads
 -------
-A Dask worker runs up to ``nthreads`` tasks at a time. In one process the chunk tasks
-take turns on the Numba kernels (a process-wide lock; Numba's default "workqueue"
-threading layer cannot run two parallel kernels at once anyway), and each kernel runs
-on ``min(n_jobs, nthreads)`` Numba threads (``nthreads`` when ``n_jobs`` is None). A
-worker therefore never runs more compute threads than its ``nthreads``, whether it has
-one thread per process or many. BLAS is held to one thread while chunk tasks run (the
-Numba kernels use none; the NumPy kernels' matrix products would otherwise start their
-own pool in every task). Under Dask's local schedulers (no distributed client) the
-tasks take turns the same way and each kernel uses ``n_jobs`` threads (None: all of
-Numba's).
+Every kernel call in a task runs on ``min(n_jobs, nthreads)`` Numba threads, where
+``nthreads`` is the worker's thread count (``nthreads`` itself when ``n_jobs`` is None),
+and the kernel calls of one process take turns (a process-wide lock; Numba's default
+"workqueue" threading layer cannot run two parallel kernels at once anyway). A fit's
+evaluation sends one task to each worker; prediction tasks or a second fit's tasks
+that land on the same worker wait for the kernel in turn. So a worker never runs more
+compute threads than its ``nthreads``, whether it has one thread per process or many.
+BLAS is held to one thread while chunk tasks run (the Numba kernels use none; the NumPy
+kernels' matrix products would otherwise start their own pool in every task). Under
+Dask's local schedulers (no distributed client) the chunk tasks take turns the same
+way and each kernel uses ``n_jobs`` threads (None: all of Numba's).
 
 This module imports Dask; :mod:`fastlr` imports it only when it is given a Dask input.
 """
@@ -59,8 +63,11 @@ from . import _solvers
 from ._loss import LogisticObjective
 from .backends import get_backend, resolve_backend_name
 
-# Partial sums per node of the reduction tree.
+# Partial sums per node of the reduction tree (local schedulers).
 SPLIT_EVERY = 8
+# Distributed: largest total size of per-chunk partial sums sent to the client per
+# evaluation (see DaskSums._per_worker_sum).
+STACKED_PARTIALS_BYTES = 32 * 2**20
 # Coefficients up to this size ride inside every chunk task; larger ones are sent once
 # per evaluation as a separate piece of data the chunk tasks depend on.
 INLINE_COEF_BYTES = 64 * 1024
@@ -194,30 +201,40 @@ class _chunk_context:
         return False
 
 
-def _chunk_sums(kernel, n_jobs, X, y, s, W, B):
-    """The sums of one row chunk, packed in one array for the tree reduction.
+def _chunks_sums(kernel, n_jobs, Xs, ys, ss, W, B, stack=True):
+    """The sums of each of a list of row chunks, packed for adding up.
 
-    X  # IN (n_rows, n_features) one chunk
-    y  # IN (n_rows,) {0, 1} in X's dtype (binary) or class indices (multinomial)
-    s  # IN (n_rows,) sample weights or None
+    Xs  # IN list of (n_rows, n_features) chunks
+    ys  # IN list of (n_rows,): {0, 1} in X's dtype (binary) or class indices
+    ss  # IN list of (n_rows,) sample weights, or None
     W  # IN (n_classes or 1, n_features) float64; B  # IN (n_classes or 1,) float64
-    out  # OUT (n_classes or 1, n_features + 2) float64: [dW, dB, J] with J in row 0
+    out  # OUT (len(Xs), n_classes or 1, n_features + 2) float64: [dW, dB, J] per
+         # chunk, J in row 0; with stack=False, their sum in chunk order, (1, ...)
     """
     backend = get_backend(kernel)
-    X = np.ascontiguousarray(X)
     k, p = W.shape
-    out = np.zeros((k, p + 2))
+    out = np.zeros((len(Xs), k, p + 2))
     with _chunk_context(kernel, n_jobs) as n_threads:
-        if k == 1:
-            J, dw, db = backend.binary_sums(X, y, s, W[0], B[0], n_threads=n_threads)
-            out[0, :p] = dw
-            out[0, p] = db
-        else:
-            J, dW, dB = backend.multinomial_sums(X, y, s, W, B, n_threads=n_threads)
-            out[:, :p] = dW
-            out[:, p] = dB
-    out[0, p + 1] = J
-    return out
+        for c, X in enumerate(Xs):
+            X = np.ascontiguousarray(X)
+            s = None if ss is None else ss[c]
+            if k == 1:
+                J, dw, db = backend.binary_sums(X, ys[c], s, W[0], B[0],
+                                                n_threads=n_threads)
+                out[c, 0, :p] = dw
+                out[c, 0, p] = db
+            else:
+                J, dW, dB = backend.multinomial_sums(X, ys[c], s, W, B,
+                                                     n_threads=n_threads)
+                out[c, :, :p] = dW
+                out[c, :, p] = dB
+            out[c, 0, p + 1] = J
+    return out if stack else _add(*out)[None]
+
+
+def _chunk_sums(kernel, n_jobs, X, y, s, W, B):
+    """:func:`_chunks_sums` of one chunk: (n_classes or 1, n_features + 2)."""
+    return _chunks_sums(kernel, n_jobs, [X], [y], None if s is None else [s], W, B)[0]
 
 
 def _add(*parts):
@@ -256,13 +273,28 @@ def _predict_chunk(X, est, method):
 # ---------------------------------------------------------------------------------
 
 
-class _Chunks:
-    """One Delayed per row chunk of a (persisted) Dask array."""
+def _flat(keys):
+    """Nested lists of chunk keys (tuples) -> one flat list, in chunk order."""
+    if isinstance(keys, list):
+        return [k for sub in keys for k in _flat(sub)]
+    return [keys]
 
-    def __init__(self, a):
+
+class _Chunks:
+    """The row chunks of a persisted Dask array: Futures with a distributed client,
+    Delayed objects otherwise."""
+
+    def __init__(self, a, client):
         self.array = a  # holds the persisted chunks for as long as the fit runs
-        self.blocks = list(a.to_delayed().ravel())
         self.sizes = a.chunks[0]
+        if client is None:
+            self.blocks = list(a.to_delayed().ravel())
+            return
+        from distributed import futures_of
+
+        by_key = {f.key: f for f in futures_of(a)}
+        self.keys = _flat(a.__dask_keys__())
+        self.blocks = [by_key[k] for k in self.keys]
 
 
 class DaskSums:
@@ -291,26 +323,65 @@ class DaskSums:
 
     def prepare(self, X, y, sample_weight):
         """Wrap the (already persisted) arrays as lists of chunks, once per fit."""
-        return (_Chunks(X), _Chunks(y),
-                None if sample_weight is None else _Chunks(sample_weight))
+        c = self.client
+        return (_Chunks(X, c), _Chunks(y, c),
+                None if sample_weight is None else _Chunks(sample_weight, c))
 
     def _reduce(self, X, y, s, W, B):
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64)
+        live = [i for i, n in enumerate(X.sizes) if n > 0]
+        if self.client is None:
+            return self._tree_sum(live, X, y, s, W, B)
+        return self._per_worker_sum(live, X, y, s, W, B)
+
+    def _tree_sum(self, live, X, y, s, W, B):
+        """Local schedulers: one task per chunk, then a tree of additions."""
         if W.nbytes > INLINE_COEF_BYTES:
             W = dask.delayed(W)
         task = dask.delayed(_chunk_sums, pure=True)
-        parts = [
-            task(self.kernel, self.n_jobs, X.blocks[i], y.blocks[i],
-                 None if s is None else s.blocks[i], W, B)
-            for i in range(len(X.blocks))
-            if X.sizes[i] > 0
-        ]
+        parts = [task(self.kernel, self.n_jobs, X.blocks[i], y.blocks[i],
+                      None if s is None else s.blocks[i], W, B) for i in live]
         add = dask.delayed(_add, pure=True)
         while len(parts) > self.split_every:
             parts = [add(*parts[i : i + self.split_every])
                      for i in range(0, len(parts), self.split_every)]
-        return _add(*_compute(self.client, *parts))  # the tree's root, on the client
+        return _add(*_compute(None, *parts))  # the tree's root
+
+    def _per_worker_sum(self, live, X, y, s, W, B):
+        """Distributed: one task per worker, over the chunks that worker holds.
+
+        The scheduler spends about a millisecond per task, so one task per chunk and
+        evaluation would cost more than the kernels on chunks of a few tens of MB. Each
+        task returns its chunks' partial sums one by one and the client adds them in
+        chunk order, so the result does not depend on which worker holds which chunk
+        (or on a worker dying and its chunks being recomputed elsewhere). Past
+        STACKED_PARTIALS_BYTES of partials in all, each task adds up its own chunks
+        first, and the last bits of the sums then follow the placement.
+        """
+        client = self.client
+        stack = len(live) * W.shape[0] * (W.shape[1] + 2) * 8 <= STACKED_PARTIALS_BYTES
+        holders = client.who_has([X.blocks[i] for i in live])
+        groups = {}
+        for i in live:
+            where = holders.get(X.keys[i]) or (None,)  # None: lost, being recomputed
+            groups.setdefault(where[0], []).append(i)
+        if W.nbytes > INLINE_COEF_BYTES:
+            W = client.scatter(W, broadcast=True, hash=False)
+        futures = [
+            client.submit(
+                _chunks_sums, self.kernel, self.n_jobs,
+                [X.blocks[i] for i in idx], [y.blocks[i] for i in idx],
+                None if s is None else [s.blocks[i] for i in idx], W, B, stack,
+                workers=None if addr is None else [addr], allow_other_workers=True,
+                pure=False,
+            )
+            for addr, idx in groups.items()
+        ]
+        parts = {}
+        for idx, out in zip(groups.values(), client.gather(futures)):
+            parts.update(zip(idx, out) if stack else [(idx[0], out[0])])
+        return _add(*(parts[i] for i in sorted(parts)))
 
     # n_threads is the contract's argument; the chunk tasks use n_jobs and the
     # worker's threads instead (see "Threads" above).

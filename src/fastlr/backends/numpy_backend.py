@@ -1,6 +1,8 @@
 """The reference backend: the textbook equations, vectorised with NumPy.
 
-Every other backend is tested against this one. Row-major notation is used
+Every other backend is tested against this one. The two products with X run in X's
+dtype (BLAS); the per-sample maths in between runs in float64, so that float32 input
+gives a loss accurate enough for L-BFGS's line search. Row-major notation is used
 (``X`` has one sample per row), so the textbook's ``Z = w^T X + b`` reads ``z = X w + b``
 and ``dw = X dZ^T / m`` reads ``dw = X^T dz / m``.
 """
@@ -31,22 +33,23 @@ def sigmoid(z):
 
 
 def binary_sums(X, y, sample_weight, w, b, n_threads=None):
-    z = X @ np.asarray(w, dtype=X.dtype) + X.dtype.type(b)  # Z = w^T X + b
+    z = (X @ np.asarray(w, dtype=X.dtype)).astype(np.float64) + float(b)  # Z = w^T X + b
+    y = np.asarray(y, dtype=np.float64)
     a = sigmoid(z)  # A = sigma(Z)
     loss = _softplus(z) - y * z  # -(y log a + (1 - y) log(1 - a)), stable form
     dz = a - y  # dZ = A - Y
     if sample_weight is not None:
         loss = loss * sample_weight
         dz = dz * sample_weight
-    J_sum = float(np.sum(loss, dtype=np.float64))
-    dw_sum = np.asarray(X.T @ dz, dtype=np.float64)  # X dZ^T
+    J_sum = float(np.sum(loss))
+    dw_sum = np.asarray(X.T @ dz.astype(X.dtype), dtype=np.float64)  # X dZ^T
     db_sum = float(np.sum(dz, dtype=np.float64))
     return J_sum, dw_sum, db_sum
 
 
 def multinomial_sums(X, y, sample_weight, W, B, n_threads=None):
     n_classes = W.shape[0]
-    Z = X @ np.asarray(W, dtype=X.dtype).T + np.asarray(B, dtype=X.dtype)
+    Z = (X @ np.asarray(W, dtype=X.dtype).T).astype(np.float64) + np.asarray(B, np.float64)
     zmax = Z.max(axis=1, keepdims=True)
     E = np.exp(Z - zmax)
     S = E.sum(axis=1, keepdims=True)
@@ -59,7 +62,7 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None):
         loss = loss * sample_weight
         dZ = dZ * sample_weight[:, None]
     J_sum = float(np.sum(loss, dtype=np.float64))
-    dW_sum = np.asarray(dZ.T @ X, dtype=np.float64).reshape(n_classes, -1)
+    dW_sum = np.asarray(dZ.astype(X.dtype).T @ X, dtype=np.float64).reshape(n_classes, -1)
     dB_sum = np.asarray(dZ.sum(axis=0, dtype=np.float64), dtype=np.float64)
     return J_sum, dW_sum, dB_sum
 

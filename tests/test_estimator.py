@@ -294,6 +294,25 @@ def test_bad_input_raises_value_error(params, X, y, sw, match):
         LogisticRegression(**params).fit(X, y, sample_weight=sw)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("solver,max_iter", [("lbfgs", 100), ("lbfgs", 0), ("gd", 100), ("gd", 0)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_X_found_by_the_first_evaluation(rng, backend, solver, max_iter, bad):
+    """X is not scanned before fitting; the first loss evaluation must catch it."""
+    X, y = make_binary(rng, 500, 4)
+    X[321, 1] = bad
+    clf = LogisticRegression(backend=backend, solver=solver, max_iter=max_iter,
+                             warm_start=True)
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coef_")
+    X[321, 1] = 0.0
+    clf.fit(X, y)  # warm start from a fitted, nonzero model
+    X[321, 1] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        clf.fit(X, y)
+
+
 def test_predict_checks_input():
     clf = LogisticRegression().fit(GOOD_X, GOOD_Y)
     with pytest.raises(ValueError, match="features"):

@@ -14,6 +14,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_sample_weight,
     check_is_fitted,
     column_or_1d,
@@ -192,11 +193,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             from ._dask import fit
 
             return fit(self, X, y, sample_weight)
+        # X's NaN/inf check is left to the first evaluation of the loss (see
+        # _solvers._check_finite): scanning X first would cost as much as an epoch.
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], order="C",
-            ensure_all_finite=True, y_numeric=False,
+            ensure_all_finite=False, y_numeric=False,
         )
         y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "fc":
+            _assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         n_samples, n_features = X.shape
         classes = np.unique(y)

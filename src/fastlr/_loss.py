@@ -57,12 +57,20 @@ class LogisticObjective:
             self.sw_sum = float(X.shape[0])
         else:
             self.sw_sum = float(np.sum(sample_weight, dtype=np.float64))
+        self._X_input = X
         prepare = getattr(backend, "prepare", None)
         if prepare is not None:  # e.g. the CUDA backend copies the data to the GPU once
             X, y, sample_weight = prepare(X, y, sample_weight)
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_rows = 1 if self.binary else n_classes
         self.n_evals = 0
+
+    def input_error(self):
+        """A message naming the problem if X holds NaN or infinity, else None."""
+        X = self._X_input
+        with np.errstate(invalid="ignore"):
+            finite = bool(np.all(np.isfinite(X)))
+        return None if finite else "Input X contains NaN or infinity."
 
     @property
     def n_coef(self):
@@ -86,16 +94,19 @@ class LogisticObjective:
         """Return ``(J, grad)``, both float64, at the flat coefficient vector ``coef``."""
         self.n_evals += 1
         W, B = self.unpack(coef)
-        if self.binary:
-            J_sum, dw, db = self.backend.binary_sums(
-                self.X, self.y, self.sample_weight, W[0], B[0], n_threads=self.n_threads
-            )
-            dW = dw[None, :]
-            dB = np.array([db])
-        else:
-            J_sum, dW, dB = self.backend.multinomial_sums(
-                self.X, self.y, self.sample_weight, W, B, n_threads=self.n_threads
-            )
+        # NaN/inf from bad input are reported by the solver (see input_error)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.binary:
+                J_sum, dw, db = self.backend.binary_sums(
+                    self.X, self.y, self.sample_weight, W[0], B[0],
+                    n_threads=self.n_threads,
+                )
+                dW = dw[None, :]
+                dB = np.array([db])
+            else:
+                J_sum, dW, dB = self.backend.multinomial_sums(
+                    self.X, self.y, self.sample_weight, W, B, n_threads=self.n_threads
+                )
         inv = 1.0 / self.sw_sum
         J = J_sum * inv + 0.5 * self.l2 * float(np.dot(W.ravel(), W.ravel()))
         grad = np.empty(self.n_coef, dtype=np.float64)

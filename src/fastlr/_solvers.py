@@ -27,8 +27,17 @@ class SolverResult:
     loss_curve: list = field(default_factory=list)
 
 
-def _check_finite(J, grad, it):
+def _check_finite(objective, J, grad, it):
+    """Stop with a clear error, never hand back NaN coefficients.
+
+    X is not scanned for NaN/inf before the fit (that costs a pass over X as long as
+    an epoch): a non-finite value in X makes the very first loss or gradient
+    non-finite, and only then is X scanned, to say so.
+    """
     if not (np.isfinite(J) and np.all(np.isfinite(grad))):
+        message = objective.input_error()
+        if message is not None:
+            raise ValueError(message)
         raise ValueError(
             f"The objective became non-finite (J={J}) at iteration {it}. For "
             "solver='gd' lower learning_rate; otherwise rescale X (features of very "
@@ -41,7 +50,7 @@ def lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
 
     def fun(coef):
         J, grad = objective.loss_grad(coef)
-        _check_finite(J, grad, len(loss_curve))
+        _check_finite(objective, J, grad, len(loss_curve))
         return J, grad
 
     def callback(intermediate_result):
@@ -80,9 +89,12 @@ def gd(objective, coef0, *, tol, max_iter, learning_rate, verbose=0):
     loss_curve = []
     converged = False
     it = 0
+    if max_iter == 0:  # no step, but bad input is still reported
+        J, grad = objective.loss_grad(coef)
+        _check_finite(objective, J, grad, 0)
     for it in range(1, max_iter + 1):
         J, grad = objective.loss_grad(coef)  # J, dw, db at the current coefficients
-        _check_finite(J, grad, it)
+        _check_finite(objective, J, grad, it)
         loss_curve.append(float(J))
         if verbose:
             print(f"[fastlr gd] iter {it:4d}  J = {J:.10g}")

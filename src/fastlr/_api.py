@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._loss import LogisticObjective
 from .backends import get_backend
 from .backends.numpy_backend import sigmoid as _sigmoid
 
@@ -36,7 +37,7 @@ def _check_X(X):
     return X
 
 
-def _check_result(X, *values):
+def _check_result(objective, J, grad):
     """Raise a clear ValueError instead of returning a non-finite loss or gradient.
 
     X is not scanned before the kernel runs (that would read it a second time): a
@@ -44,12 +45,11 @@ def _check_result(X, *values):
     NaN or infinite for every ``dz_i``), so X is only scanned when that happens, to
     say which problem it is.
     """
-    if all(np.all(np.isfinite(v)) for v in values):
+    if np.isfinite(J) and np.all(np.isfinite(grad)):
         return
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X contains NaN or infinity.")
     raise ValueError(
-        "The loss or its gradient overflowed (features of very large magnitude); "
+        objective.input_error()
+        or "The loss or its gradient overflowed (features of very large magnitude); "
         "rescale X."
     )
 
@@ -119,14 +119,11 @@ def loss_and_grad(X, y, w, b, *, sample_weight=None, l2=0.0, backend="auto", n_t
         raise ValueError("b must be finite.")
     sw = _check_weights(sample_weight, n, X.dtype)
     l2 = _check_l2(l2)
-    be = get_backend(backend, n, p)
-    with np.errstate(invalid="ignore", over="ignore"):  # reported by _check_result
-        J_sum, dw, db = be.binary_sums(X, y, sw, w, b, n_threads=n_threads)
-    _check_result(X, J_sum, dw, db)
-    sw_sum = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
-    J = J_sum / sw_sum + 0.5 * l2 * float(w @ w)
-    dw = (np.asarray(dw, dtype=np.float64) / sw_sum + l2 * w).astype(X.dtype)
-    return J, dw, X.dtype.type(db / sw_sum)
+    objective = LogisticObjective(get_backend(backend, n, p), X, y, sw, 2, True, l2,
+                                  n_threads)
+    J, grad = objective.loss_grad(np.append(w, b))
+    _check_result(objective, J, grad)
+    return J, grad[:p].astype(X.dtype), X.dtype.type(grad[p])
 
 
 def multinomial_loss_and_grad(X, y, W, B, *, sample_weight=None, l2=0.0, backend="auto",
@@ -166,12 +163,10 @@ def multinomial_loss_and_grad(X, y, W, B, *, sample_weight=None, l2=0.0, backend
     y = y.astype(np.intp, copy=False)
     sw = _check_weights(sample_weight, n, X.dtype)
     l2 = _check_l2(l2)
-    be = get_backend(backend, n, p)
-    with np.errstate(invalid="ignore", over="ignore"):  # reported by _check_result
-        J_sum, dW, dB = be.multinomial_sums(X, y, sw, W, B, n_threads=n_threads)
-    _check_result(X, J_sum, dW, dB)
-    sw_sum = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
-    J = J_sum / sw_sum + 0.5 * l2 * float(np.sum(W * W))
-    dW = (np.asarray(dW, dtype=np.float64) / sw_sum + l2 * W).astype(X.dtype)
-    dB = (np.asarray(dB, dtype=np.float64) / sw_sum).astype(X.dtype)
+    objective = LogisticObjective(get_backend(backend, n, p), X, y, sw, k, True, l2,
+                                  n_threads, multinomial=True)
+    J, grad = objective.loss_grad(objective.pack(W, B))
+    _check_result(objective, J, grad)
+    dW, dB = objective.unpack(grad)
+    dW, dB = dW.astype(X.dtype), dB.astype(X.dtype)
     return J, dW, dB

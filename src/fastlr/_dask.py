@@ -566,29 +566,7 @@ def fit(est, X, y, sample_weight=None):
     backend = DaskSums(kernel, client, n_jobs)
     objective = LogisticObjective(backend, X, target, sw, n_classes, est.fit_intercept,
                                   l2, n_jobs)
-    coef0 = np.zeros(objective.n_coef)
-    if est.warm_start and hasattr(est, "coef_"):
-        W_prev = np.asarray(est.coef_, dtype=np.float64)
-        if W_prev.shape == (objective.n_rows, n_features):
-            coef0 = objective.pack(W_prev, getattr(est, "intercept_", 0.0))
-
-    if est.solver == "lbfgs":
-        res = _solvers.lbfgs(objective, coef0, tol=est.tol, max_iter=est.max_iter,
-                             verbose=est.verbose)
-    else:
-        lr = est.learning_rate
-        if lr == "auto":  # one more pass over X, on the workers
-            lr = _solvers.gd_auto_learning_rate(X, est.fit_intercept, l2, sw, n_classes)
-        res = _solvers.gd(objective, coef0, tol=est.tol, max_iter=est.max_iter,
-                          learning_rate=float(lr), verbose=est.verbose)
-
-    W, B = objective.unpack(res.coef)
-    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(B))):  # defensive
-        raise ValueError("The fit produced non-finite coefficients; rescale X.")
-    est.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
-    est.intercept_ = np.asarray(B, dtype=X.dtype).copy()
-    est.n_iter_ = np.array([res.n_iter], dtype=np.int32)
-    est.loss_curve_ = res.loss_curve
+    est._solve(objective, X, sw, l2)
     est.n_features_in_ = n_features
     if hasattr(est, "feature_names_in_"):
         del est.feature_names_in_

@@ -256,24 +256,31 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         objective = LogisticObjective(backend, X, target, sw, n_classes, self.fit_intercept,
                                       l2, n_threads)
+        with _blas_single_thread(backend_name == "numba"):
+            self._solve(objective, X, sw, l2)
+        return self
+
+    def _solve(self, objective, X, sw, l2):
+        """Run the chosen solver on ``objective`` and store the fitted attributes.
+
+        Shared by in-memory and Dask fits (``X`` may be a Dask array: it is only read
+        here for ``learning_rate="auto"``).
+        """
         coef0 = np.zeros(objective.n_coef)
         if self.warm_start and hasattr(self, "coef_"):
             W_prev = np.asarray(self.coef_, dtype=np.float64)
-            if W_prev.shape == (objective.n_rows, n_features):
+            if W_prev.shape == (objective.n_rows, objective.n_features):
                 coef0 = objective.pack(W_prev, getattr(self, "intercept_", 0.0))
-
-        with _blas_single_thread(backend_name == "numba"):
-            if self.solver == "lbfgs":
-                res = _solvers.lbfgs(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                                     verbose=self.verbose)
-            else:
-                lr = self.learning_rate
-                if lr == "auto":
-                    lr = _solvers.gd_auto_learning_rate(X, self.fit_intercept, l2, sw,
-                                                        n_classes)
-                res = _solvers.gd(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                                  learning_rate=float(lr), verbose=self.verbose)
-
+        if self.solver == "lbfgs":
+            res = _solvers.lbfgs(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                                 verbose=self.verbose)
+        else:
+            lr = self.learning_rate
+            if lr == "auto":
+                lr = _solvers.gd_auto_learning_rate(X, self.fit_intercept, l2, sw,
+                                                    objective.n_classes)
+            res = _solvers.gd(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                              learning_rate=float(lr), verbose=self.verbose)
         W, B = objective.unpack(res.coef)
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(B))):  # defensive
             raise ValueError("The fit produced non-finite coefficients; rescale X.")
@@ -281,7 +288,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.intercept_ = np.asarray(B, dtype=X.dtype).copy()
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.loss_curve_ = res.loss_curve
-        return self
 
     # -- predict -------------------------------------------------------------------
 

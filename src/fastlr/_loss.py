@@ -39,17 +39,20 @@ class LogisticObjective:
         Penalty strength (0 for none).
     n_threads : int or None
         Passed to the backend.
+    multinomial : bool or None
+        Force the multinomial (softmax) model even for two classes; by default it is
+        used for more than two.
 
     The flat vector is ``[w, b]`` (binary) or ``[W.ravel(), B]`` (multinomial), with
     ``b``/``B`` present only when ``fit_intercept``.
     """
 
     def __init__(self, backend, X, y, sample_weight, n_classes, fit_intercept, l2,
-                 n_threads=None):
+                 n_threads=None, multinomial=None):
         self.backend = backend
         self.n_features = X.shape[1]
         self.n_classes = n_classes
-        self.binary = n_classes == 2
+        self.binary = n_classes == 2 if multinomial is None else not multinomial
         self.fit_intercept = fit_intercept
         self.l2 = float(l2)
         self.n_threads = n_threads

@@ -147,18 +147,6 @@ def _binary_rows_block(z, y, s, has_sw, row0, n, t, bits, dz, loss):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _sigmoid_inplace(z, t, bits):
-    """z[:] = sigmoid(z) for a float64 array, using the vectorised exp."""
-    n = z.shape[0]
-    for i in range(n):
-        t[i] = -abs(z[i])
-    _exp_nonpos_block(t, n, t, bits)
-    for i in range(n):
-        u = 1.0 + t[i]
-        z[i] = 1.0 / u if z[i] >= 0 else t[i] / u
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _accumulate_rows(X, r0, n, d, acc):
     """acc += d[:n] @ X[r0:r0 + n], four rows per pass over acc.
 

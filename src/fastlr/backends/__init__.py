@@ -39,9 +39,11 @@ _MODULES = {
     "cuda": "fastlr.backends.cuda_backend",
 }
 
-# Below this many elements of X (n_samples * n_features) the parallel JIT kernels do
-# not pay for their thread start-up and the NumPy backend is used by "auto".
-# Measured with scripts/bench_cpu.py --auto-threshold on a 2-core machine.
+# Below this many elements of X (n_samples * n_features) "auto" uses NumPy. Per call
+# the warm Numba kernel is faster even there (1.6-1.8x at 5,000-50,000 elements on 2
+# cores), but a whole fit of such a problem takes milliseconds in NumPy, less than a
+# new process spends importing Numba and loading the compiled kernels (about 0.5 s,
+# scripts/bench_cpu.py's start-up section).
 AUTO_NUMBA_MIN_ELEMENTS = 50_000
 
 _availability: dict[str, bool] = {}

@@ -296,7 +296,8 @@ def epoch_functions(names, X, y, w, b):
             fns[name] = lambda be=be: be.binary_sums(X, y, None, w, b, n_threads=1)
         elif name == "numba":
             be = get_backend("numba")
-            fns[name] = lambda be=be: be.binary_sums(X, y, None, w, b)
+            n_all = numba.get_num_threads()  # explicit: the default uses fewer on small X
+            fns[name] = lambda be=be: be.binary_sums(X, y, None, w, b, n_threads=n_all)
         elif name == "cuda":
             be = get_backend("cuda")
             X_d, y_d, _ = be.prepare(X, y)  # data stays on the device, as in a fit

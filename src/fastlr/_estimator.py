@@ -83,8 +83,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Where the loss and gradient are computed. ``"auto"`` uses NumPy for small
         problems and the Numba kernels otherwise.
     n_jobs : int or None, default=None
-        Number of Numba threads (``None`` or ``-1``: all of them). The same data,
-        parameters and ``n_jobs`` give bitwise-identical coefficients.
+        Number of Numba threads. ``None`` or ``-1``: all of them, but one per
+        1,000,000 elements of X on smaller problems, where waking more threads costs
+        more than they save. The same data, parameters and ``n_jobs`` give
+        bitwise-identical coefficients.
     warm_start : bool, default=False
         Start from the previous ``coef_``/``intercept_`` when shapes match.
     verbose : int, default=0

@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import numba
 from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -138,13 +139,18 @@ def print_table(title, header, rows):
     sys.stdout.flush()
 
 
-def interleaved_medians(fns, repeats, min_time=0.02):
+# Pause after functions that call multi-threaded BLAS (see interleaved_medians).
+BLAS_SETTLE_S = 0.2
+
+
+def interleaved_medians(fns, repeats, min_time=0.02, settle_after=("numpy",)):
     """Median seconds per call of each of ``fns`` ({name: callable}).
 
     Within each repeat the functions are timed in turn, so that a burst of load from
     other processes on a shared machine hits all of them alike and their ratios stay
-    fair. With ``min_time``, each function is called once untimed and then enough times
-    per repeat to fill ``min_time`` seconds; with ``None``, once per repeat, no warm-up.
+    fair. With ``min_time``, each function is called once untimed before each timed
+    repeat, which calls it enough times to fill ``min_time`` seconds; with ``None``,
+    once per repeat, no warm-up.
     """
     numbers = {}
     for name, fn in fns.items():
@@ -156,7 +162,16 @@ def interleaved_medians(fns, repeats, min_time=0.02):
     samples = {name: [] for name in fns}
     for _ in range(max(1, repeats)):
         for name, fn in fns.items():
-            samples[name].append(median_time(fn, repeats=1, warmup=0, number=numbers[name]))
+            # with min_time, one untimed call first: after the previous function ran on
+            # one core, the other core may be idle, and on a virtual machine waking it
+            # took up to 12 ms, which would be charged to a multi-threaded kernel
+            warmup = 0 if min_time is None else 1
+            samples[name].append(median_time(fn, repeats=1, warmup=warmup,
+                                             number=numbers[name]))
+            if name in settle_after:
+                # OpenBLAS's threads spin for ~0.1 s after a call, taking a core from
+                # whatever runs next: let them go to sleep before the next function
+                time.sleep(BLAS_SETTLE_S)
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
@@ -212,7 +227,7 @@ def part_dot(args, rng):
     t_loop = median_time(lambda: dot_loop(a, b), repeats=args.loop_repeats, warmup=0)
     progress("dot: np.dot and the Numba kernel")
     t = interleaved_medians({"np.dot": lambda: np.dot(a, b), "numba": lambda: numba_dot(a, b)},
-                            args.repeats)
+                            args.repeats, settle_after=("np.dot",))
     t_np, t_nb = t["np.dot"], t["numba"]
     results = {}
     for name, t, fn in (("loop", t_loop, dot_loop), ("np.dot", t_np, np.dot),
@@ -446,7 +461,8 @@ def part_fit(args, rng):
     times = interleaved_medians(
         {label: (lambda make=make, label=label: run(make, holders[label], label))
          for label, make in configs},
-        args.fit_repeats, min_time=None)
+        args.fit_repeats, min_time=None,
+        settle_after=("scikit-learn (lbfgs)", f"fastlr lbfgs, {EPOCH_LABELS['numpy']}"))
     rows = []
     for label, _ in configs:
         t = times[label]

@@ -82,7 +82,6 @@ def bench_epoch(n, p, repeats):
             "numba_GBps": X.nbytes / t["numba"] / 1e9,
             "numpy_GBps": X.nbytes / t["numpy"] / 1e9,
         })
-        del X
     return rows
 
 
@@ -115,7 +114,6 @@ def bench_fit(n, p, repeats, C=1.0, tol=1e-4):
             "fastlr_accuracy": float(ours.score(X, y)),
             "sklearn_accuracy": float(theirs.score(X, y)),
         })
-        del X
     return rows
 
 

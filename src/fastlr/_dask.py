@@ -59,7 +59,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from . import _solvers
+from ._estimator import check_weight_totals
 from ._loss import LogisticObjective
 from .backends import get_backend, resolve_backend_name
 
@@ -548,16 +548,7 @@ def fit(est, X, y, sample_weight=None):
         sw_sum, per_class = _compute(client, da.sum(sw, dtype=np.float64),
                                      da.bincount(y_idx, weights=sw, minlength=n_classes))
         sw_sum = float(sw_sum)
-        if not np.isfinite(sw_sum):
-            raise ValueError("The sum of sample weights overflows; rescale sample_weight.")
-        if sw_sum <= 0:
-            raise ValueError("The sum of sample weights is zero: nothing to fit.")
-        weighted = np.asarray(per_class) > 0
-        if weighted.sum() < 2:
-            raise ValueError(
-                "Only one class has positive sample weight (class "
-                f"{_label(classes, weighted.argmax())!r}); at least 2 classes are needed."
-            )
+        check_weight_totals(sw_sum, per_class, classes)
 
     est.classes_ = classes
     C = float(est.C)

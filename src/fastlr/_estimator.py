@@ -39,6 +39,27 @@ def _dask_predict(est, method, X):
     return predict(est, method, X)
 
 
+def check_weight_totals(sw_sum, class_totals, classes):
+    """Errors for sample weights that leave nothing, or one class, to fit.
+
+    sw_sum  # IN float: the sum of the (class-weighted) sample weights
+    class_totals  # IN (n_classes,): the same sum per class
+    Shared by in-memory and Dask fits.
+    """
+    if not np.isfinite(sw_sum):
+        raise ValueError("The sum of sample weights overflows; rescale sample_weight.")
+    if sw_sum <= 0:
+        raise ValueError("The sum of sample weights is zero: nothing to fit.")
+    weighted = np.asarray(class_totals) > 0
+    if weighted.sum() < 2:
+        i = int(np.argmax(weighted))
+        label = classes[i : i + 1].tolist()[0]  # a plain Python value for the message
+        raise ValueError(
+            f"Only one class has positive sample weight (class {label!r}); at least 2 "
+            "classes are needed."
+        )
+
+
 @contextlib.contextmanager
 def _blas_single_thread(active):
     """Hold BLAS to one thread while the JIT kernels run their own threads."""
@@ -234,23 +255,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 cw = compute_class_weight(self.class_weight, classes=classes, y=y)
             cw = np.asarray(cw, dtype=X.dtype)[target.astype(np.intp, copy=False)]
             sw = cw if sw is None else sw * cw
+        sw_sum = float(n_samples)
         if sw is not None:
-            total = float(np.sum(sw, dtype=np.float64))
-            if not np.isfinite(total):
-                raise ValueError("The sum of sample weights overflows; rescale sample_weight.")
-            if total <= 0:
-                raise ValueError("The sum of sample weights is zero: nothing to fit.")
-            weighted = np.bincount(target.astype(np.intp, copy=False), weights=sw,
-                                   minlength=n_classes) > 0
-            if weighted.sum() < 2:
-                raise ValueError(
-                    "Only one class has positive sample weight (class "
-                    f"{classes[np.argmax(weighted)]!r}); at least 2 classes are needed."
-                )
+            sw_sum = float(np.sum(sw, dtype=np.float64))
+            check_weight_totals(sw_sum, np.bincount(target.astype(np.intp, copy=False),
+                                                    weights=sw, minlength=n_classes), classes)
 
         self.classes_ = classes
         C = float(self.C)
-        sw_sum = float(n_samples) if sw is None else float(np.sum(sw, dtype=np.float64))
         l2 = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
         n_threads = self._n_threads()
         backend_name, backend = self._backend_module(X)

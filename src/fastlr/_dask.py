@@ -47,7 +47,6 @@ This module imports Dask; :mod:`fastlr` imports it only when it is given a Dask 
 from __future__ import annotations
 
 import copy
-import inspect
 import threading
 import warnings
 
@@ -59,7 +58,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import check_weight_totals
+from ._estimator import BALANCED_COUNTS_WEIGHTED, check_n_classes, check_weight_totals
 from ._loss import LogisticObjective
 from .backends import get_backend, resolve_backend_name
 
@@ -72,11 +71,6 @@ STACKED_PARTIALS_BYTES = 32 * 2**20
 # per evaluation as a separate piece of data the chunk tasks depend on.
 INLINE_COEF_BYTES = 64 * 1024
 
-# "balanced" class weights count weighted samples where scikit-learn can (as the
-# in-memory fit does), so the two fits give the same model.
-_BALANCED_COUNTS_WEIGHTED = "sample_weight" in inspect.signature(
-    compute_class_weight
-).parameters
 
 
 # ---------------------------------------------------------------------------------
@@ -473,11 +467,6 @@ def _check_rows(a, name, X, dtype=None):
     return a
 
 
-def _label(classes, i):
-    """classes[i] as a plain Python value (for messages)."""
-    return classes[i : i + 1].tolist()[0]
-
-
 def _class_weights(class_weight, classes, counts):
     """Per-class weights as :func:`sklearn.utils.class_weight.compute_class_weight`,
     from per-class (weighted) counts instead of the labels."""
@@ -521,12 +510,8 @@ def fit(est, X, y, sample_weight=None):
         if sw_checks[1]:
             raise ValueError("sample_weight must be non-negative; got negative weights.")
     check_classification_targets(classes)  # names y if it holds NaN
+    check_n_classes(classes)
     n_classes = len(classes)
-    if n_classes < 2:
-        raise ValueError(
-            "LogisticRegression needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {_label(classes, 0)!r}."
-        )
 
     # Labels -> targets per chunk, class weights folded into the sample weights.
     binary = n_classes == 2
@@ -534,7 +519,7 @@ def fit(est, X, y, sample_weight=None):
     target = y.map_blocks(_encode_chunk, classes, binary, X.dtype, meta=meta)
     y_idx = target.astype(np.intp) if binary else target
     if est.class_weight is not None:
-        if sw is not None and _BALANCED_COUNTS_WEIGHTED and est.class_weight == "balanced":
+        if sw is not None and BALANCED_COUNTS_WEIGHTED and est.class_weight == "balanced":
             (counts,) = _compute(client, da.bincount(y_idx, weights=sw,
                                                      minlength=n_classes))
         cw = np.asarray(_class_weights(est.class_weight, classes, counts), dtype=X.dtype)

@@ -39,6 +39,27 @@ def _dask_predict(est, method, X):
     return predict(est, method, X)
 
 
+# "balanced" class weights count weighted samples where scikit-learn can (>= 1.6),
+# as scikit-learn's own LogisticRegression does; in-memory and Dask fits both use it.
+BALANCED_COUNTS_WEIGHTED = "sample_weight" in inspect.signature(
+    compute_class_weight
+).parameters
+
+
+def _label(classes, i):
+    """classes[i] as a plain Python value (for messages)."""
+    return classes[i : i + 1].tolist()[0]
+
+
+def check_n_classes(classes):
+    """Error for labels of fewer than two classes. Shared by in-memory and Dask fits."""
+    if len(classes) < 2:
+        raise ValueError(
+            "LogisticRegression needs samples of at least 2 classes in the data, "
+            f"but the data contains only one class: {_label(classes, 0)!r}."
+        )
+
+
 def check_weight_totals(sw_sum, class_totals, classes):
     """Errors for sample weights that leave nothing, or one class, to fit.
 
@@ -52,11 +73,9 @@ def check_weight_totals(sw_sum, class_totals, classes):
         raise ValueError("The sum of sample weights is zero: nothing to fit.")
     weighted = np.asarray(class_totals) > 0
     if weighted.sum() < 2:
-        i = int(np.argmax(weighted))
-        label = classes[i : i + 1].tolist()[0]  # a plain Python value for the message
         raise ValueError(
-            f"Only one class has positive sample weight (class {label!r}); at least 2 "
-            "classes are needed."
+            "Only one class has positive sample weight (class "
+            f"{_label(classes, int(np.argmax(weighted)))!r}); at least 2 classes are needed."
         )
 
 
@@ -228,12 +247,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         n_samples, n_features = X.shape
         classes = np.unique(y)
+        check_n_classes(classes)
         n_classes = len(classes)
-        if n_classes < 2:
-            raise ValueError(
-                "LogisticRegression needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {classes[0]!r}."
-            )
         # Targets for the kernels, made once and kept small: 0/1 in X's dtype for two
         # classes, class indices otherwise (no one-hot matrix).
         if n_classes == 2:
@@ -247,8 +262,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if np.any(sw < 0):
                 raise ValueError("sample_weight must be non-negative; got negative weights.")
         if self.class_weight is not None:
-            if "sample_weight" in inspect.signature(compute_class_weight).parameters:
-                # "balanced" counts weighted samples, as scikit-learn >= 1.6 does
+            if BALANCED_COUNTS_WEIGHTED:
                 cw = compute_class_weight(self.class_weight, classes=classes, y=y,
                                           sample_weight=sw)
             else:

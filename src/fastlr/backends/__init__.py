@@ -75,11 +75,9 @@ def available_backends():
     return tuple(name for name in _MODULES if _is_available(name))
 
 
-def resolve_backend_name(name, n_samples=None, n_features=None, on_device=False):
+def resolve_backend_name(name, n_samples=None, n_features=None):
     """Turn ``"auto"`` (or an explicit name) into a concrete, available backend name."""
     if name == "auto":
-        if on_device and _is_available("cuda"):
-            return "cuda"
         if n_samples is not None and n_features is not None:
             if n_samples * n_features < AUTO_NUMBA_MIN_ELEMENTS:
                 return "numpy"
@@ -96,6 +94,6 @@ def resolve_backend_name(name, n_samples=None, n_features=None, on_device=False)
     return name
 
 
-def get_backend(name="auto", n_samples=None, n_features=None, on_device=False):
+def get_backend(name="auto", n_samples=None, n_features=None):
     """Return the backend module for ``name`` (``"auto"`` picks one by problem size)."""
-    return _module(resolve_backend_name(name, n_samples, n_features, on_device))
+    return _module(resolve_backend_name(name, n_samples, n_features))

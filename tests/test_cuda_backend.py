@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastlr.backends import cuda_backend
+from fastlr.backends import cuda as cuda_backend
 from fastlr.backends import numpy_backend as reference
+from fastlr.backends.cuda import driver, kernels
 
 if not cuda_backend.is_available():
     pytest.skip(
@@ -35,23 +36,34 @@ if not cuda_backend.is_available():
 
 pytestmark = pytest.mark.cudasim
 
-SIMULATOR = cuda_backend._in_simulator()
+SIMULATOR = driver._in_simulator()
 
 N_SAMPLES = 41  # 11 chunks of 4 rows (the last has 1), or 14 chunks of 3
 N_FEATURES = 19  # 3 tiles of 8 (the last has 3), or 4 tiles of 5 (the last has 4)
 N_CLASSES = 3
 
 LAUNCHES = {
+    # The tiled dense kernel (every dense problem with several classes, and binary
+    # problems wider than 256 features).
     # 16 threads: one class -> 4 threads per row, gradient columns looped over
     # (9 > 16 // 2) then shared (last tile: 4 columns, 4 threads each); three
     # classes -> one thread per (row, class), columns looped over.
-    "t16-tile8-rows4": dict(threads_per_block=16, n_blocks=3, tile_width=8, rows_per_chunk=4),
+    "t16-tile8-rows4": dict(kernel="tiles", threads_per_block=16, n_blocks=3, tile_width=8,
+                            rows_per_chunk=4),
     # 32 threads: one class -> 10 threads per row, 5 threads per gradient column;
     # three classes -> 3 threads per (row, class).
-    "t32-tile5-rows3": dict(threads_per_block=32, n_blocks=2, tile_width=5, rows_per_chunk=3),
-    # The defaults: one tile, one chunk.
+    "t32-tile5-rows3": dict(kernel="tiles", threads_per_block=32, n_blocks=2, tile_width=5,
+                            rows_per_chunk=3),
+    # The defaults: one tile, one chunk (binary problems take the row kernel).
     "default": {},
 }
+# The binary row-per-group dense kernel: 19 features need at least 3 lanes per row
+# (8 registers each), so 4 or 8 lanes; 16 threads make 4 or 2 rows per pass.
+ROW_LAUNCHES = {
+    "rows-t16-lanes4": dict(kernel="rows", threads_per_block=16, n_blocks=3, lanes_per_row=4),
+    "rows-t16-lanes8": dict(kernel="rows", threads_per_block=16, n_blocks=2, lanes_per_row=8),
+}
+BINARY_LAUNCHES = {**LAUNCHES, **ROW_LAUNCHES}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -115,7 +127,7 @@ def _check_multinomial(X, y, sample_weight, W, B, **launch):
     _assert_close(dB, dB_ref, X.dtype, scale)
 
 
-@pytest.mark.parametrize("launch", LAUNCHES.values(), ids=LAUNCHES.keys())
+@pytest.mark.parametrize("launch", BINARY_LAUNCHES.values(), ids=BINARY_LAUNCHES.keys())
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_binary_sums_match_reference(dtype, weighted, launch):
@@ -272,14 +284,28 @@ def test_prepare_checks_its_inputs():
 def test_launch_configuration_is_checked():
     X, y01, y, _, w, b, _, _ = _problem(np.float64, n_samples=5, n_features=4)
     with pytest.raises(ValueError, match="tile_width"):
-        cuda_backend.binary_sums(X, y01, None, w, b, tile_width=300)
+        cuda_backend.binary_sums(X, y01, None, w, b, kernel="tiles", tile_width=300)
     with pytest.raises(ValueError, match="rows_per_chunk"):
-        cuda_backend.binary_sums(X, y01, None, w, b, tile_width=4, rows_per_chunk=10_000)
+        cuda_backend.binary_sums(X, y01, None, w, b, kernel="tiles", tile_width=4,
+                                 rows_per_chunk=10_000)
+    with pytest.raises(ValueError, match="lanes_per_row"):
+        cuda_backend.binary_sums(X, y01, None, w, b, lanes_per_row=3)
+    with pytest.raises(ValueError, match="lanes_per_row"):
+        cuda_backend.binary_sums(X, y01, None, w, b, threads_per_block=24, lanes_per_row=16)
+    with pytest.raises(ValueError, match="kernel"):
+        cuda_backend.binary_sums(X, y01, None, w, b, kernel="other")
+    with pytest.raises(ValueError, match="binary only"):
+        cuda_backend.multinomial_sums(X, y, None, np.zeros((2, 4)), np.zeros(2), kernel="rows")
+    with pytest.raises(ValueError, match="at most 256 features"):
+        X_wide = np.zeros((2, 257))
+        cuda_backend.binary_sums(X_wide, np.zeros(2), None, np.zeros(257), 0.0, kernel="rows")
+    with pytest.raises(TypeError, match="Unknown launch"):
+        cuda_backend.binary_sums(X, y01, None, w, b, tiles=3)
     with pytest.raises(ValueError, match="threads_per_block"):
         cuda_backend.binary_sums(X, y01, None, w, b, threads_per_block=2048)
     with pytest.raises(ValueError, match="n_blocks"):
         cuda_backend.binary_sums(X, y01, None, w, b, n_blocks=0)
-    too_many = cuda_backend._MAX_CLASSES + 1
+    too_many = kernels._MAX_CLASSES + 1
     with pytest.raises(ValueError, match="classes"):
         cuda_backend.multinomial_sums(X, y, None, np.zeros((too_many, 4)), np.zeros(too_many))
 
@@ -287,17 +313,17 @@ def test_launch_configuration_is_checked():
 def test_default_launch_fits_the_shared_buffers():
     for n_features, n_classes in [(1, 1), (100, 1), (255, 1), (256, 1), (10_000, 1),
                                   (100, 10), (3, 512)]:
-        launch = cuda_backend._launch_config(1000, n_features, n_classes)
+        launch = driver._launch_config(1000, n_features, n_classes)
         ld = launch.tile_width | 1
         assert launch.n_tiles * launch.tile_width >= n_features
         assert (launch.n_tiles - 1) * launch.tile_width < n_features
-        assert launch.rows_per_chunk * ld <= cuda_backend._STAGE_SIZE
-        assert launch.rows_per_chunk * n_classes <= cuda_backend._Z_SIZE
-        assert n_classes * (launch.tile_width + 1) <= cuda_backend._ACC_SIZE
-        assert launch.threads_per_block <= cuda_backend._RED_SIZE
+        assert launch.rows_per_chunk * ld <= kernels._STAGE_SIZE
+        assert launch.rows_per_chunk * n_classes <= kernels._Z_SIZE
+        assert n_classes * (launch.tile_width + 1) <= kernels._ACC_SIZE
+        assert launch.threads_per_block <= kernels._RED_SIZE
     # Rows that fit one tile are read once: one column of blocks.
-    assert cuda_backend._launch_config(1000, 100, 1).n_tiles == 1
-    assert cuda_backend._launch_config(1000, 100, 10).n_tiles == 1
+    assert driver._launch_config(1000, 100, 1).n_tiles == 1
+    assert driver._launch_config(1000, 100, 10).n_tiles == 1
 
 
 def test_is_available_is_false_without_numba_cuda():
@@ -306,7 +332,8 @@ def test_is_available_is_false_without_numba_cuda():
     code = (
         "import sys\n"
         "sys.modules['numba.cuda'] = None\n"
-        "from fastlr.backends import cuda_backend, available_backends\n"
+        "from fastlr.backends import available_backends\n"
+        "from fastlr.backends import cuda as cuda_backend\n"
         "assert cuda_backend.is_available() is False\n"
         "assert 'cuda' not in available_backends()\n"
         "try:\n"

@@ -36,7 +36,7 @@ import importlib
 _MODULES = {
     "numpy": "fastlr.backends.numpy_backend",
     "numba": "fastlr.backends.numba_backend",
-    "cuda": "fastlr.backends.cuda_backend",
+    "cuda": "fastlr.backends.cuda",
 }
 
 # Below this many elements of X (n_samples * n_features) "auto" uses NumPy. Per call

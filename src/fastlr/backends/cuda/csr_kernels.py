@@ -1,0 +1,206 @@
+"""CSR kernels of the CUDA backend (``@cuda.jit`` device code only).
+
+``X`` arrives as its three CSR arrays: ``data`` (float32 or float64), ``indices`` and
+``indptr`` (int32 or int64; the kernels are compiled for each combination met). Row
+``i`` holds ``data[indptr[i]:indptr[i + 1]]`` at columns
+``indices[indptr[i]:indptr[i + 1]]``, in any order, duplicates adding up. The driver
+has checked that ``indptr`` has ``n_samples + 1`` entries and that ``data`` and
+``indices`` hold at least ``indptr[-1]``; the caller has checked that ``indptr`` is
+monotone and the column indices in range, so nothing here reads out of bounds.
+
+Work layout
+-----------
+A row belongs to a *group* of ``group`` consecutive lanes (a power of two up to a
+warp, chosen by the driver from the mean row length; 8 to 16 suits rows of ~30
+non-zeros). Each block walks its rows in a grid-stride loop over *passes* of
+``threads_per_block // group`` consecutive rows, one row per group. For its row a
+group
+
+1. takes ``z = x_i . w + b``: lane ``part`` multiplies every ``group``-th stored value
+   by the gathered ``w[indices[k]]`` (in float64), and the group adds its partial sums
+   with warp shuffles (:func:`~fastlr.backends.cuda.kernels._group_sum`);
+2. turns ``z`` into ``dz = s (a - y)`` and the loss (every lane of the group has
+   ``z``, so each computes ``dz`` itself);
+3. scatters ``dz * x_ij`` into ``dw[indices[k]]`` with float64 atomic adds to global
+   memory, each lane the values it read in step 1 (still in L1).
+
+The gradient is scattered with global atomics rather than summed per block because
+the CSR path is meant for wide ``X`` (text, one-hot, hashing: 10^4 to 10^7 columns): a
+per-block copy of ``dw`` would not fit in shared memory, and one in global memory
+would cost ``n_blocks * n_features`` extra writes and reads per epoch, more than the
+``nnz`` atomics it saves when rows are short. Atomics to the same column from
+different rows meet in L2; frequent columns (the most common words) are where they
+wait on each other. The intercept's ``dz`` goes into a per-block shared accumulator
+(every row would otherwise hit one global address), the loss stays in a register per
+lane; both reach ``out`` with one atomic add per block at the end.
+
+Several classes: the group takes the ``n_classes`` dot products one after another and
+keeps a running maximum and sum of exponentials (an online log-sum-exp), then takes
+them again, now with the log-sum-exp known, and scatters ``dz_c * x_ij`` into row
+``c`` of ``dW``. Taking the dot products twice costs arithmetic and L1 reads, not
+memory traffic (the row's values are still cached), and leaves no limit on the number
+of classes but that of the intercept accumulator, ``_CSR_MAX_CLASSES``.
+
+The loops are uniform across the block (every thread runs every pass and every class),
+which the simulator's barrier-based group sum needs; inactive lanes past the last row
+take part with an empty row.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._compat import cuda, float64
+from .kernels import _RED_SIZE, _binary_dz_loss, _block_sum_to, _group_sum
+
+_CSR_MAX_CLASSES = 1024  # the per-block intercept accumulator (8 KiB of shared memory)
+
+
+@cuda.jit(device=True)
+def _csr_partial_dot(data, indices, start, end, params, w0, part, group):
+    """This lane's share of sum_k data[k] * params[w0 + indices[k]] over a row."""
+    z = 0.0
+    for k in range(start + part, end, group):
+        z += float(data[k]) * params[w0 + indices[k]]
+    return z
+
+
+@cuda.jit(device=True)
+def _csr_scatter(data, indices, start, end, dz, out, w0, part, group):
+    """out[w0 + indices[k]] += dz * data[k] for this lane's share of a row."""
+    for k in range(start + part, end, group):
+        cuda.atomic.add(out, w0 + indices[k], dz * float(data[k]))
+
+
+@cuda.jit
+def _csr_epoch_kernel(
+    data,  # IN (nnz,) float32 or float64
+    indices,  # IN (nnz,) int32 or int64, column of each stored value
+    indptr,  # IN (n_samples + 1,) int32 or int64
+    n_features,
+    y,  # IN (n_samples,): {0, 1} if binary, else class indices
+    s,  # IN (n_samples,) sample weights; read only if has_weight
+    has_weight,  # 1 if s holds sample weights, 0 for unit weights
+    params,  # IN (n_classes * n_features + n_classes,) float64: W row-major, then B
+    n_classes,  # 1 if binary
+    binary,  # 1: sigmoid and log-loss; 0: softmax and cross-entropy
+    group,  # lanes per row: a power of two <= 32 dividing the block size
+    out,  # OUT (n_classes * n_features + n_classes + 1,) float64, zero on entry:
+    #       dW row-major, then dB, then J; accumulated atomically
+):
+    """One fused epoch over a CSR matrix; grid (blocks,), block (threads,)."""
+    red = cuda.shared.array(_RED_SIZE, float64)
+    acc_b = cuda.shared.array(_CSR_MAX_CLASSES, float64)
+
+    tid = cuda.threadIdx.x
+    n_threads = cuda.blockDim.x
+    part = tid % group
+    slot = tid // group
+    n_slots = n_threads // group
+    n_samples = indptr.shape[0] - 1
+    b0 = n_classes * n_features
+    for c in range(tid, n_classes, n_threads):
+        acc_b[c] = 0.0
+    cuda.syncthreads()
+
+    J = 0.0
+    n_passes = (n_samples + n_slots - 1) // n_slots
+    for p in range(cuda.blockIdx.x, n_passes, cuda.gridDim.x):  # uniform in the block
+        i = p * n_slots + slot
+        active = i < n_samples
+        start = 0
+        end = 0
+        weight = 1.0
+        if active:
+            start = indptr[i]
+            end = indptr[i + 1]
+            if has_weight:
+                weight = float(s[i])
+        if binary:
+            z = _csr_partial_dot(data, indices, start, end, params, 0, part, group)
+            z = _group_sum(z, red, tid, group)
+            if active:
+                dz, loss = _binary_dz_loss(z + params[b0], float(y[i]), weight)
+                _csr_scatter(data, indices, start, end, dz, out, 0, part, group)
+                if part == 0:
+                    J += weight * loss
+                    cuda.atomic.add(acc_b, 0, dz)
+        else:
+            yi = int(y[i]) if active else -1
+            zmax = -math.inf
+            total = 0.0  # sum_c exp(z_c - zmax) so far
+            zy = 0.0
+            for c in range(n_classes):
+                z = _csr_partial_dot(
+                    data, indices, start, end, params, c * n_features, part, group
+                )
+                z = _group_sum(z, red, tid, group) + params[b0 + c]
+                if c == yi:
+                    zy = z
+                if z > zmax:
+                    total = total * math.exp(zmax - z) + 1.0
+                    zmax = z
+                else:
+                    total += math.exp(z - zmax)
+            lse = zmax + math.log(total)
+            for c in range(n_classes):
+                z = _csr_partial_dot(
+                    data, indices, start, end, params, c * n_features, part, group
+                )
+                z = _group_sum(z, red, tid, group) + params[b0 + c]
+                prob = math.exp(z - lse)
+                if c == yi:
+                    prob -= 1.0
+                dz = weight * prob
+                if active:
+                    _csr_scatter(
+                        data, indices, start, end, dz, out, c * n_features, part, group
+                    )
+                    if part == 0:
+                        cuda.atomic.add(acc_b, c, dz)
+            if active and part == 0:
+                J += weight * (lse - zy)
+
+    cuda.syncthreads()
+    for c in range(tid, n_classes, n_threads):
+        cuda.atomic.add(out, b0 + c, acc_b[c])
+    _block_sum_to(out, b0 + n_classes, J, red, tid, n_threads)
+
+
+@cuda.jit
+def _csr_linear_predict_kernel(
+    data,  # IN (nnz,) float32 or float64
+    indices,  # IN (nnz,) int32 or int64
+    indptr,  # IN (n_samples + 1,) int32 or int64
+    n_features,
+    params,  # IN (n_classes * n_features + n_classes,) float64: W row-major, then B
+    n_classes,
+    group,  # lanes per row, as in _csr_epoch_kernel
+    Z,  # OUT (n_samples, n_classes), dtype of data
+):
+    """Z = X W^T + B for a CSR matrix; grid (blocks,), block (threads,)."""
+    red = cuda.shared.array(_RED_SIZE, float64)
+
+    tid = cuda.threadIdx.x
+    n_threads = cuda.blockDim.x
+    part = tid % group
+    slot = tid // group
+    n_slots = n_threads // group
+    n_samples = indptr.shape[0] - 1
+    b0 = n_classes * n_features
+    n_passes = (n_samples + n_slots - 1) // n_slots
+    for p in range(cuda.blockIdx.x, n_passes, cuda.gridDim.x):  # uniform in the block
+        i = p * n_slots + slot
+        active = i < n_samples
+        start = 0
+        end = 0
+        if active:
+            start = indptr[i]
+            end = indptr[i + 1]
+        for c in range(n_classes):
+            z = _csr_partial_dot(
+                data, indices, start, end, params, c * n_features, part, group
+            )
+            z = _group_sum(z, red, tid, group)
+            if active and part == 0:
+                Z[i, c] = z + params[b0 + c]

@@ -5,8 +5,9 @@ The functions follow the backend contract of :mod:`fastlr.backends` (they return
 the ``"cuda"`` backend is asked for, and it still imports (with :func:`is_available`
 returning ``False``) where ``numba.cuda`` itself cannot be imported.
 
-- :mod:`~fastlr.backends.cuda.kernels`: the dense kernels (device code);
-- :mod:`~fastlr.backends.cuda.csr_kernels`: the CSR kernels (device code);
+- :mod:`~fastlr.backends.cuda.kernels`: the tiled dense kernels (device code);
+- :mod:`~fastlr.backends.cuda.row_kernels`: the row-per-group kernels, dense binary
+  and CSR (device code);
 - :mod:`~fastlr.backends.cuda.driver`: availability, data movement, launch
   configuration and the backend functions re-exported here.
 

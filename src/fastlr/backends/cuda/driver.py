@@ -2,10 +2,11 @@
 and the backend functions that launch the kernels and bring the sums back.
 
 Dense ``X`` (a host ndarray, a Numba device array or any ``__cuda_array_interface__``
-exporter) goes to :mod:`~fastlr.backends.cuda.kernels`: the row-per-group kernel for
-binary problems whose rows fit in registers (up to 256 features), the tiled kernel
-otherwise. A ``scipy.sparse`` CSR matrix, or the :class:`DeviceCSR` that
-:func:`prepare` makes of one, goes to :mod:`~fastlr.backends.cuda.csr_kernels`.
+exporter) goes to the row-per-group kernel of :mod:`~fastlr.backends.cuda.row_kernels`
+for binary problems whose rows fit in registers (up to 256 features), and to the tiled
+kernels of :mod:`~fastlr.backends.cuda.kernels` otherwise. A ``scipy.sparse`` CSR
+matrix, or the :class:`DeviceCSR` that :func:`prepare` makes of one, goes to the CSR
+kernels of :mod:`~fastlr.backends.cuda.row_kernels`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import csr_kernels, kernels
+from . import kernels, row_kernels
 from ._compat import IMPORT_ERROR, SIMULATOR, cuda
 
 _BLOCKS_PER_SM = 4  # tiled dense kernel: 40 KiB of shared memory per block
@@ -337,20 +338,20 @@ def _rows_launch_config(
 def _dense_rows_launch(n_samples, n_features, **launch):
     """Launch of the dense row-per-group kernel: each lane holds at most
     ``_ROW_REGS`` features of its row."""
-    if n_features > kernels._ROW_REGS * 32:
+    if n_features > row_kernels._ROW_REGS * 32:
         raise ValueError(
-            f"kernel='rows' takes at most {kernels._ROW_REGS * 32} features, "
+            f"kernel='rows' takes at most {row_kernels._ROW_REGS * 32} features, "
             f"got {n_features}."
         )
-    lanes = _next_power_of_two(-(-n_features // kernels._ROW_REGS))
+    lanes = _next_power_of_two(-(-n_features // row_kernels._ROW_REGS))
     return _rows_launch_config(n_samples, lanes, lanes, **launch)
 
 
 def _csr_launch(X_d, n_classes, **launch):
     """Launch of the CSR kernels: about two stored values per lane by default."""
-    if n_classes > csr_kernels._CSR_MAX_CLASSES:
+    if n_classes > row_kernels._CSR_MAX_CLASSES:
         raise ValueError(
-            f"The CUDA backend supports at most {csr_kernels._CSR_MAX_CLASSES} classes "
+            f"The CUDA backend supports at most {row_kernels._CSR_MAX_CLASSES} classes "
             f"for CSR X, got {n_classes}."
         )
     n_samples = X_d.shape[0]
@@ -361,7 +362,7 @@ def _csr_launch(X_d, n_classes, **launch):
 
 def _choose_dense_kernel(kernel, n_features, n_classes):
     if kernel is None:
-        rows_fit = n_classes == 1 and n_features <= kernels._ROW_REGS * 32
+        rows_fit = n_classes == 1 and n_features <= row_kernels._ROW_REGS * 32
         return "rows" if rows_fit else "tiles"
     if kernel not in ("rows", "tiles"):
         raise ValueError(f"kernel must be 'rows', 'tiles' or None, got {kernel!r}.")
@@ -428,12 +429,12 @@ def _epoch(X, y, sample_weight, W, B, binary, launch):
     has_weight = 0 if s_d is None else 1
     s_arg = y_d if s_d is None else s_d  # never read without weights
     if csr:
-        csr_kernels._csr_epoch_kernel[config.n_blocks, config.threads_per_block](
+        row_kernels._csr_epoch_kernel[config.n_blocks, config.threads_per_block](
             X_d.data, X_d.indices, X_d.indptr, n_features, y_d, s_arg, has_weight,
             params_d, n_classes, 1 if binary else 0, config.lanes_per_row, out_d,
         )
     elif kernel == "rows":
-        kernels._rows_binary_kernel[config.n_blocks, config.threads_per_block](
+        row_kernels._rows_binary_kernel[config.n_blocks, config.threads_per_block](
             X_d, y_d, s_arg, has_weight, params_d, config.lanes_per_row, out_d,
         )
     else:
@@ -560,7 +561,7 @@ def linear_predict(X, W, B, n_threads=None, **launch):
     if n_samples > 0:
         params_d, _ = _upload_params(W, B, 0)
         if csr:
-            csr_kernels._csr_linear_predict_kernel[
+            row_kernels._csr_linear_predict_kernel[
                 config.n_blocks, config.threads_per_block
             ](X_d.data, X_d.indices, X_d.indptr, n_features, params_d, n_classes,
               config.lanes_per_row, Z_d)

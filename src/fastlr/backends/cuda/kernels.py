@@ -1,8 +1,10 @@
-"""Dense kernels of the CUDA backend (``@cuda.jit`` device code only).
+"""Tiled dense kernels of the CUDA backend (``@cuda.jit`` device code only).
 
-Host code (data movement, launch configuration, the backend functions) lives in
-:mod:`fastlr.backends.cuda.driver`; the CSR kernels in
-:mod:`fastlr.backends.cuda.csr_kernels`.
+These are the tiled kernels: the dense multinomial epoch, the dense binary epoch for
+rows wider than 256 features, and dense prediction. The row-per-group kernels (the
+dense binary epoch for narrower rows, and every CSR kernel) are in
+:mod:`fastlr.backends.cuda.row_kernels`; host code (data movement, launch
+configuration, the backend functions) in :mod:`fastlr.backends.cuda.driver`.
 
 One epoch is one launch of ``_epoch_kernel``, one pass over ``X`` (for rows wider
 than a tile, see below). Each block walks
@@ -48,7 +50,7 @@ from __future__ import annotations
 
 import math
 
-from ._compat import SIMULATOR, cuda, float64
+from ._compat import cuda, float64
 
 # Compile-time shapes of the per-block shared-memory buffers (float64 elements).
 # 16 + 8 + 8 + 8 KiB = 40 KiB per block, under the 48 KiB static limit.
@@ -338,145 +340,3 @@ def _linear_predict_kernel(
             r = i // n_classes
             Z[row0 + r, i - r * n_classes] = zs[i]
         cuda.syncthreads()
-
-
-# --------------------------------------------------------------------------------------
-# Groups of lanes sharing one row (the row-per-group kernels, dense and CSR)
-# --------------------------------------------------------------------------------------
-
-
-@cuda.jit(device=True)
-def _group_sum_shuffle(v, red, tid, group):
-    """Sum of ``v`` over the ``group`` lanes (a power of two <= 32, aligned within a
-    warp) that share a row; every lane gets the sum. Butterfly of warp shuffles."""
-    offset = group >> 1
-    while offset > 0:
-        v += cuda.shfl_xor_sync(0xFFFFFFFF, v, offset)
-        offset >>= 1
-    return v
-
-
-@cuda.jit(device=True)
-def _group_sum_shared(v, red, tid, group):
-    """The same sum through shared memory and block barriers, for the CUDA simulator,
-    which has no warp shuffles. Every thread of the block must call it."""
-    cuda.syncthreads()  # the previous call's readers are done with red
-    red[tid] = v
-    cuda.syncthreads()
-    first = tid - tid % group
-    total = 0.0
-    for t in range(first, first + group):
-        total += red[t]
-    return total
-
-
-# The kernels call this name; which one it is is fixed when this module is imported.
-# On a GPU the groups talk through shuffles; the simulator runs the shared-memory twin
-# (every caller keeps its loops uniform across the block, so both are valid).
-_group_sum = _group_sum_shared if SIMULATOR else _group_sum_shuffle
-
-
-@cuda.jit(device=True)
-def _binary_dz_loss(z, yi, weight):
-    """(weight * (sigmoid(z) - y), log(1 + exp(z)) - y z) in the stable forms."""
-    t = math.exp(-abs(z))
-    if z >= 0:
-        a = 1.0 / (1.0 + t)
-    else:
-        a = t / (1.0 + t)
-    return weight * (a - yi), max(z, 0.0) + math.log1p(t) - yi * z
-
-
-@cuda.jit(device=True)
-def _block_sum_to(out, index, v, red, tid, n_threads):
-    """out[index] += sum of v over the block (one atomic add). All threads call it."""
-    cuda.syncthreads()
-    red[tid] = v
-    cuda.syncthreads()
-    if tid == 0:
-        total = 0.0
-        for t in range(n_threads):
-            total += red[t]
-        cuda.atomic.add(out, index, total)
-
-
-# Features of one row that one lane keeps in registers in the row-per-group kernel:
-# rows of up to _ROW_REGS * 32 features fit.
-_ROW_REGS = 8
-
-
-@cuda.jit
-def _rows_binary_kernel(
-    X,  # IN (n_samples, n_features) float32 or float64, n_features <= _ROW_REGS * group
-    y,  # IN (n_samples,) in {0, 1}
-    s,  # IN (n_samples,) sample weights; read only if has_weight
-    has_weight,
-    params,  # IN (n_features + 1,) float64: w, then b
-    group,  # lanes per row: a power of two <= 32 dividing the block size
-    out,  # OUT (n_features + 2,) float64, zero on entry: dw, db, J; atomic adds
-):
-    """One binary epoch with a row per group of lanes and no block barrier in the loop.
-
-    Lane ``part`` of a group holds features ``part + k * group`` (``k < _ROW_REGS``) of
-    its row in registers: it loads them (coalesced: the group reads consecutive
-    elements, consecutive groups consecutive rows), multiplies by its slice of ``w``,
-    the group adds the partial dot products (:func:`_group_sum`), every lane turns
-    ``z`` into ``dz`` and adds ``dz * x`` into its own gradient registers. At the end
-    the block adds its lanes' gradients in shared memory and then into ``out``.
-    """
-    red = cuda.shared.array(_RED_SIZE, float64)
-    acc = cuda.shared.array(_ACC_SIZE, float64)
-    xl = cuda.local.array(_ROW_REGS, float64)
-    wl = cuda.local.array(_ROW_REGS, float64)
-    gl = cuda.local.array(_ROW_REGS, float64)
-
-    tid = cuda.threadIdx.x
-    n_threads = cuda.blockDim.x
-    n_samples = X.shape[0]
-    n_features = X.shape[1]
-    part = tid % group
-    slot = tid // group
-    n_slots = n_threads // group
-    for k in range(_ROW_REGS):
-        j = part + k * group
-        wl[k] = params[j] if j < n_features else 0.0
-        gl[k] = 0.0
-    b = params[n_features]
-    J = 0.0
-    db = 0.0
-    n_passes = (n_samples + n_slots - 1) // n_slots
-    for p in range(cuda.blockIdx.x, n_passes, cuda.gridDim.x):  # uniform in the block
-        i = p * n_slots + slot
-        z = 0.0
-        if i < n_samples:
-            for k in range(_ROW_REGS):
-                j = part + k * group
-                x = 0.0
-                if j < n_features:
-                    x = float(X[i, j])
-                xl[k] = x
-                z += x * wl[k]
-        z = _group_sum(z, red, tid, group)
-        if i < n_samples:
-            weight = 1.0
-            if has_weight:
-                weight = float(s[i])
-            dz, loss = _binary_dz_loss(z + b, float(y[i]), weight)
-            for k in range(_ROW_REGS):
-                gl[k] += dz * xl[k]
-            if part == 0:
-                J += weight * loss
-                db += dz
-
-    for j in range(tid, n_features, n_threads):
-        acc[j] = 0.0
-    cuda.syncthreads()
-    for k in range(_ROW_REGS):
-        j = part + k * group
-        if j < n_features:
-            cuda.atomic.add(acc, j, gl[k])
-    cuda.syncthreads()
-    for j in range(tid, n_features, n_threads):
-        cuda.atomic.add(out, j, acc[j])
-    _block_sum_to(out, n_features, db, red, tid, n_threads)
-    _block_sum_to(out, n_features + 1, J, red, tid, n_threads)

@@ -1,5 +1,26 @@
-"""CSR kernels of the CUDA backend (``@cuda.jit`` device code only).
+"""Row-per-group kernels of the CUDA backend (``@cuda.jit`` device code only): the
+dense binary epoch for rows of up to 256 features, and the CSR epoch and prediction.
 
+In both a row belongs to a *group* of ``group`` consecutive lanes (a power of two up
+to a warp, dividing the block size). Each block walks its rows in a grid-stride loop
+over *passes* of ``threads_per_block // group`` consecutive rows, one row per group,
+with no block barrier inside the loop on a GPU: a group adds its lanes' partial dot
+products with warp shuffles (:func:`_group_sum`). The tiled kernels, for everything
+else dense, are in :mod:`fastlr.backends.cuda.kernels`.
+
+These kernels and the device functions they call share this one module on purpose:
+the simulator points a module's ``cuda`` at its fake while a kernel of that module
+runs, and a device function of another module would swap that module's ``cuda`` back
+and forth under the other simulated threads.
+
+Dense rows
+----------
+See :func:`_rows_binary_kernel`: each lane holds up to ``_ROW_REGS`` features of its
+row in registers, so ``X`` is read once, coalesced, and nothing is staged in shared
+memory; each lane's gradient stays in registers until the end of the launch.
+
+CSR
+---
 ``X`` arrives as its three CSR arrays: ``data`` (float32 or float64), ``indices`` and
 ``indptr`` (int32 or int64; the kernels are compiled for each combination met). Row
 ``i`` holds ``data[indptr[i]:indptr[i + 1]]`` at columns
@@ -8,17 +29,11 @@ has checked that ``indptr`` has ``n_samples + 1`` entries and that ``data`` and
 ``indices`` hold at least ``indptr[-1]``; the caller has checked that ``indptr`` is
 monotone and the column indices in range, so nothing here reads out of bounds.
 
-Work layout
------------
-A row belongs to a *group* of ``group`` consecutive lanes (a power of two up to a
-warp, chosen by the driver from the mean row length; 8 to 16 suits rows of ~30
-non-zeros). Each block walks its rows in a grid-stride loop over *passes* of
-``threads_per_block // group`` consecutive rows, one row per group. For its row a
-group
+For its row a group
 
 1. takes ``z = x_i . w + b``: lane ``part`` multiplies every ``group``-th stored value
    by the gathered ``w[indices[k]]`` (in float64), and the group adds its partial sums
-   with warp shuffles (:func:`~fastlr.backends.cuda.kernels._group_sum`);
+   with warp shuffles (:func:`_group_sum`);
 2. turns ``z`` into ``dz = s (a - y)`` and the loss (every lane of the group has
    ``z``, so each computes ``dz`` itself);
 3. scatters ``dz * x_ij`` into ``dw[indices[k]]`` with float64 atomic adds to global
@@ -50,8 +65,150 @@ from __future__ import annotations
 
 import math
 
-from ._compat import cuda, float64
-from .kernels import _RED_SIZE, _binary_dz_loss, _block_sum_to, _group_sum
+from ._compat import SIMULATOR, cuda, float64
+from .kernels import _ACC_SIZE, _RED_SIZE
+
+
+@cuda.jit(device=True)
+def _group_sum_shuffle(v, red, tid, group):
+    """Sum of ``v`` over the ``group`` lanes (a power of two <= 32, aligned within a
+    warp) that share a row; every lane gets the sum. Butterfly of warp shuffles."""
+    offset = group >> 1
+    while offset > 0:
+        v += cuda.shfl_xor_sync(0xFFFFFFFF, v, offset)
+        offset >>= 1
+    return v
+
+
+@cuda.jit(device=True)
+def _group_sum_shared(v, red, tid, group):
+    """The same sum through shared memory and block barriers, for the CUDA simulator,
+    which has no warp shuffles. Every thread of the block must call it."""
+    cuda.syncthreads()  # the previous call's readers are done with red
+    red[tid] = v
+    cuda.syncthreads()
+    first = tid - tid % group
+    total = 0.0
+    for t in range(first, first + group):
+        total += red[t]
+    return total
+
+
+# The kernels call this name; which one it is is fixed when this module is imported.
+# On a GPU the groups talk through shuffles; the simulator runs the shared-memory twin
+# (every caller keeps its loops uniform across the block, so both are valid).
+_group_sum = _group_sum_shared if SIMULATOR else _group_sum_shuffle
+
+
+@cuda.jit(device=True)
+def _binary_dz_loss(z, yi, weight):
+    """(weight * (sigmoid(z) - y), log(1 + exp(z)) - y z) in the stable forms."""
+    t = math.exp(-abs(z))
+    if z >= 0:
+        a = 1.0 / (1.0 + t)
+    else:
+        a = t / (1.0 + t)
+    return weight * (a - yi), max(z, 0.0) + math.log1p(t) - yi * z
+
+
+@cuda.jit(device=True)
+def _block_sum_to(out, index, v, red, tid, n_threads):
+    """out[index] += sum of v over the block (one atomic add). All threads call it."""
+    cuda.syncthreads()
+    red[tid] = v
+    cuda.syncthreads()
+    if tid == 0:
+        total = 0.0
+        for t in range(n_threads):
+            total += red[t]
+        cuda.atomic.add(out, index, total)
+
+
+# Features of one row that one lane keeps in registers in the row-per-group kernel:
+# rows of up to _ROW_REGS * 32 features fit.
+_ROW_REGS = 8
+
+
+@cuda.jit
+def _rows_binary_kernel(
+    X,  # IN (n_samples, n_features) float32 or float64, n_features <= _ROW_REGS * group
+    y,  # IN (n_samples,) in {0, 1}
+    s,  # IN (n_samples,) sample weights; read only if has_weight
+    has_weight,
+    params,  # IN (n_features + 1,) float64: w, then b
+    group,  # lanes per row: a power of two <= 32 dividing the block size
+    out,  # OUT (n_features + 2,) float64, zero on entry: dw, db, J; atomic adds
+):
+    """One binary epoch with a row per group of lanes and no block barrier in the loop.
+
+    Lane ``part`` of a group holds features ``part + k * group`` (``k < _ROW_REGS``) of
+    its row in registers: it loads them (coalesced: the group reads consecutive
+    elements, consecutive groups consecutive rows), multiplies by its slice of ``w``,
+    the group adds the partial dot products (:func:`_group_sum`), every lane turns
+    ``z`` into ``dz`` and adds ``dz * x`` into its own gradient registers. At the end
+    the block adds its lanes' gradients in shared memory and then into ``out``.
+    """
+    red = cuda.shared.array(_RED_SIZE, float64)
+    acc = cuda.shared.array(_ACC_SIZE, float64)
+    xl = cuda.local.array(_ROW_REGS, float64)
+    wl = cuda.local.array(_ROW_REGS, float64)
+    gl = cuda.local.array(_ROW_REGS, float64)
+
+    tid = cuda.threadIdx.x
+    n_threads = cuda.blockDim.x
+    n_samples = X.shape[0]
+    n_features = X.shape[1]
+    part = tid % group
+    slot = tid // group
+    n_slots = n_threads // group
+    for k in range(_ROW_REGS):
+        j = part + k * group
+        wl[k] = params[j] if j < n_features else 0.0
+        gl[k] = 0.0
+    b = params[n_features]
+    J = 0.0
+    db = 0.0
+    n_passes = (n_samples + n_slots - 1) // n_slots
+    for p in range(cuda.blockIdx.x, n_passes, cuda.gridDim.x):  # uniform in the block
+        i = p * n_slots + slot
+        z = 0.0
+        if i < n_samples:
+            for k in range(_ROW_REGS):
+                j = part + k * group
+                x = 0.0
+                if j < n_features:
+                    x = float(X[i, j])
+                xl[k] = x
+                z += x * wl[k]
+        z = _group_sum(z, red, tid, group)
+        if i < n_samples:
+            weight = 1.0
+            if has_weight:
+                weight = float(s[i])
+            dz, loss = _binary_dz_loss(z + b, float(y[i]), weight)
+            for k in range(_ROW_REGS):
+                gl[k] += dz * xl[k]
+            if part == 0:
+                J += weight * loss
+                db += dz
+
+    for j in range(tid, n_features, n_threads):
+        acc[j] = 0.0
+    cuda.syncthreads()
+    for k in range(_ROW_REGS):
+        j = part + k * group
+        if j < n_features:
+            cuda.atomic.add(acc, j, gl[k])
+    cuda.syncthreads()
+    for j in range(tid, n_features, n_threads):
+        cuda.atomic.add(out, j, acc[j])
+    _block_sum_to(out, n_features, db, red, tid, n_threads)
+    _block_sum_to(out, n_features + 1, J, red, tid, n_threads)
+
+
+# --------------------------------------------------------------------------------------
+# CSR
+# --------------------------------------------------------------------------------------
 
 _CSR_MAX_CLASSES = 1024  # the per-block intercept accumulator (8 KiB of shared memory)
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Everything issue 11 asks of a GPU machine, in one run, from the repository root:
+# versions, an editable install without network, the CUDA test files on the GPU (no
+# simulator), then scripts/bench_gpu.py. Full logs and JSON go to $OUT (default
+# results/gpu_check); the last lines printed are the bench's summary table.
+#
+#   bash scripts/gpu_check.sh                      # full sizes, ~5 minutes on an H100/H200
+#   BENCH_ARGS="--n-samples 2000000" bash scripts/gpu_check.sh
+#   NUMBA_ENABLE_CUDASIM=1 BENCH_ARGS=--tiny TESTS=tests/test_cuda_csr.py bash scripts/gpu_check.sh
+#     (add SKIP_INSTALL=1 to leave the local environment alone) checks the script itself
+set -u
+OUT=${OUT:-results/gpu_check}
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"  # in case the install fails
+TESTS=${TESTS:-"tests/test_cuda_backend.py tests/test_cuda_csr.py"}
+
+echo "== versions"
+{
+  date -u
+  nvidia-smi || echo "nvidia-smi: not available"
+  nvcc --version 2>/dev/null | tail -2
+  $PY - <<'PYEOF'
+import importlib.metadata as md, platform
+print("python", platform.python_version())
+for name in ("numpy", "scipy", "scikit-learn", "numba", "numba-cuda", "llvmlite", "cupy-cuda13x",
+             "cupy-cuda12x", "torch", "array-api-compat", "array-api-strict"):
+    try:
+        print(f"{name} {md.version(name)}")
+    except md.PackageNotFoundError:
+        print(f"{name}: not installed")
+try:
+    import array_api_compat  # noqa: F401
+    print("array_api_compat importable: yes")
+except ImportError:
+    print("array_api_compat importable: no")
+try:
+    from numba import cuda
+    from numba.cuda.cudadrv import driver, runtime
+    print("CUDA driver API version", driver.driver.get_version())
+    print("CUDA runtime version (numba)", runtime.runtime.get_version())
+    print("numba.cuda.is_available()", cuda.is_available())
+    if cuda.is_available():
+        cuda.detect()
+except Exception as exc:
+    print("numba.cuda:", repr(exc))
+PYEOF
+} 2>&1 | tee "$OUT/versions.txt"
+
+echo "== install"
+[ -n "${SKIP_INSTALL:-}" ] && echo "skipped (SKIP_INSTALL)" || $PY -m pip install --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 \
+  && echo "pip install -e . : ok" || { echo "pip install -e . failed (using PYTHONPATH=src):"; tail -5 "$OUT/install.log"; }
+
+echo "== tests ($TESTS)"
+timeout "${TEST_TIMEOUT:-240}" $PY -m pytest $TESTS -q -p no:cacheprovider -rs --durations=5 \
+  >"$OUT/pytest.log" 2>&1
+echo "pytest exit status $?"
+grep -E "passed|failed|error|SKIPPED|FAILED|ERROR" "$OUT/pytest.log" | tail -25
+
+echo "== bench_gpu.py ${BENCH_ARGS:-}"
+timeout "${BENCH_TIMEOUT:-330}" $PY scripts/bench_gpu.py --json "$OUT/bench_gpu.json" ${BENCH_ARGS:-} \
+  2>&1 | tee "$OUT/bench_gpu.log"
+echo "bench_gpu exit status ${PIPESTATUS[0]}"

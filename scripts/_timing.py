@@ -4,6 +4,8 @@
     Median wall-clock seconds of one call of ``fn()``.
 ``read_bandwidth(n=100_000_000, repeats=5)``
     The machine's read bandwidth in GB/s, from ``np.dot`` of two large float64 vectors.
+``peak_memory_growth(setup, measured)``
+    Peak resident-memory growth of a code snippet, in a new Python process.
 
 Import them from another script in ``scripts/`` with ``from _timing import median_time``
 (Python puts a script's own folder first on ``sys.path``).
@@ -11,12 +13,15 @@ Import them from another script in ``scripts/`` with ``from _timing import media
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
 
-__all__ = ["median_time", "read_bandwidth"]
+__all__ = ["median_time", "peak_memory_growth", "read_bandwidth"]
 
 
 def median_time(fn, repeats=5, warmup=1, number=1, min_time=None):
@@ -81,3 +86,63 @@ def read_bandwidth(n=100_000_000, repeats=5):
     b.fill(0.5)
     seconds = median_time(lambda: np.dot(a, b), repeats=repeats, warmup=1)
     return 2 * a.itemsize * n / seconds / 1e9
+
+
+_PEAK_MEMORY_CHILD = """
+import json
+
+def _status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+
+report = {{}}
+{setup}
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak resident set size (VmHWM) to the current one
+_before = _status("VmRSS")
+{measured}
+report["peak_extra_bytes"] = _status("VmHWM") - _before
+report["rss_before_bytes"] = _before
+print("PEAK_MEMORY_REPORT " + json.dumps(report))
+"""
+
+
+def peak_memory_growth(setup, measured, python=None, env=None, cwd=None):
+    """Peak resident-memory growth while ``measured`` runs, in a new Python process.
+
+    The same method as ``bench_cpu.py``'s memory section, for any code: a child
+    process runs ``setup`` (load the data, compile the JIT kernels), resets the
+    kernel's peak counter of resident memory (``VmHWM``, via ``/proc/self/clear_refs``),
+    reads its resident set size, runs ``measured`` and reads the peak again. The
+    difference is the largest amount of memory ``measured`` held at any one time
+    beyond what the process held before it (Linux only).
+
+    Parameters
+    ----------
+    setup, measured : str
+        Python source, run at module level in that order. Both may put JSON-able
+        values into the dict ``report``, which is returned.
+    python : str or None
+        Interpreter to run (default: this one).
+    env : dict or None
+        Environment of the child (default: this process's).
+    cwd : str or None
+        Working directory of the child.
+
+    Returns
+    -------
+    report : dict
+        ``peak_extra_bytes`` and ``rss_before_bytes``, plus whatever the snippets put
+        into ``report``.
+    """
+    code = _PEAK_MEMORY_CHILD.format(setup=setup, measured=measured)
+    res = subprocess.run([python or sys.executable, "-c", code], env=env, cwd=cwd,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"the memory child process failed:\n{res.stderr[-4000:]}")
+    for line in res.stdout.splitlines():
+        if line.startswith("PEAK_MEMORY_REPORT "):
+            return json.loads(line[len("PEAK_MEMORY_REPORT "):])
+    raise RuntimeError(f"the memory child process printed no report:\n{res.stdout[-2000:]}")

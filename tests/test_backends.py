@@ -1,11 +1,18 @@
-"""Every CPU backend against the NumPy reference, and the kernels' own maths."""
+"""Every CPU backend against the NumPy reference, and the kernels' own maths.
+
+CSR input is tested in ``test_sparse_backends.py``.
+"""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from fastlr.backends import available_backends, get_backend, resolve_backend_name
-from fastlr.backends import numba_backend as nbb
 from fastlr.backends import numpy_backend as ref
+from fastlr.backends.numba import _elementary as elem
+from fastlr.backends.numba import dense as nbb
 
 CPU_BACKENDS = [b for b in ("numba",) if b in available_backends()]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-4)}
@@ -124,7 +131,7 @@ def test_vectorised_exp_accuracy():
                         [0.0, -0.0, -1e-320]])
     out = np.empty_like(x)
     bits = np.empty(x.shape[0], dtype=np.int64)
-    nbb._exp_nonpos_block(x, x.shape[0], out, bits)
+    elem._exp_nonpos_block(x, x.shape[0], out, bits)
     expected = np.exp(np.maximum(x, -700.0))
     # relative accuracy where it matters (x >= -40), absolute everywhere
     near = x >= -40
@@ -137,10 +144,10 @@ def test_vectorised_exp_accuracy():
 def test_vectorised_log1p_accuracy():
     from numba import njit
 
-    @njit(fastmath=nbb._FASTMATH, error_model="numpy")
+    @njit(fastmath=elem._FASTMATH, error_model="numpy")
     def apply(t, out):
         for i in range(t.shape[0]):
-            out[i] = nbb._log1p_unit(t[i])
+            out[i] = elem._log1p_unit(t[i])
 
     t = np.concatenate([np.linspace(0.0, 1.0, 200_001), np.logspace(-300, 0, 20_001)])
     out = np.empty_like(t)
@@ -173,3 +180,17 @@ def test_auto_backend_selection():
     with pytest.raises(ValueError, match="Unknown backend"):
         resolve_backend_name("fortran")
     assert "numpy" in available_backends()
+
+
+def test_imports_stay_lazy():
+    """Importing fastlr loads no Numba; a dense Numba call loads no sparse kernels."""
+    code = (
+        "import sys, numpy as np, fastlr\n"
+        "assert 'numba' not in sys.modules\n"
+        "from fastlr.backends import get_backend\n"
+        "X = np.ones((3, 2)); y = np.array([0.0, 1.0, 1.0])\n"
+        "get_backend('numba').binary_sums(X, y, None, np.zeros(2), 0.0)\n"
+        "assert 'numba' in sys.modules\n"
+        "assert 'fastlr.backends.numba.sparse' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -35,7 +35,7 @@ import importlib
 
 _MODULES = {
     "numpy": "fastlr.backends.numpy_backend",
-    "numba": "fastlr.backends.numba_backend",
+    "numba": "fastlr.backends.numba",
     "cuda": "fastlr.backends.cuda",
 }
 

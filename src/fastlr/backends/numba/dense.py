@@ -1,4 +1,4 @@
-"""Numba CPU backend: fused, parallel, one pass over X.
+"""Dense Numba kernels: fused, parallel, one pass over X.
 
 Each kernel walks X once. Rows are split into ``n_chunks`` contiguous chunks, one per
 thread (``prange``); inside a chunk, rows are processed in blocks of ``block_rows``:
@@ -6,144 +6,29 @@ thread (``prange``); inside a chunk, rows are processed in blocks of ``block_row
 1. ``z = X_blk w + b`` (a dot product per row, vectorised over features, summed
    in float64);
 2. the per-row scalar maths (exp, log1p, sigmoid, loss, ``dz``) over the whole block at
-   once, with a polynomial exp/log that LLVM vectorises (the PyPI llvmlite has no SVML,
-   so ``np.exp``/``np.log1p`` would be scalar libm calls, ~15 ns each);
+   once, with the polynomial exp/log of :mod:`._elementary` that LLVM vectorises;
 3. ``dw += dz_blk^T X_blk`` in float64, while the block is still in cache.
 
 Each chunk keeps its own partial ``dw``, ``db`` and ``J`` (accumulated in float64);
 the partials are added in chunk order afterwards, so a result depends only on the data
 and ``n_threads``, never on thread scheduling.
 
-Compile options: the kernels use ``fastmath={"reassoc", "contract", "nsz", "arcp"}``
-so the reductions over features vectorise; ``nnan``/``ninf`` are never enabled.
-``error_model="numpy"`` drops Python's ZeroDivisionError check on every division,
-which would otherwise keep the per-row loops from vectorising. The
-exp/log helpers carry the same flags (see the note above them) and are written so
-that reassociation cannot cost them accuracy.
+Compile options: see :mod:`._elementary` (``fastmath`` without ``nnan``/``ninf``,
+``error_model="numpy"``).
 """
 
 from __future__ import annotations
 
-import threading
-
-import numba
 import numpy as np
 from numba import njit, prange
 
-NAME = "numba"
-
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+from ._elementary import _FASTMATH, _binary_rows_block, _exp_nonpos_block
+from ._threads import n_threads_for, sample_weights, thread_scope
 
 # Rows per block (see module docstring): 64 rows of 100 float64 features is 51 KB,
 # still in L1/L2 cache between the forward and the gradient step. 32 to 256 measured
 # within 5% of one another at 1,000,000 x 100; 64 was best for float32.
 BLOCK_ROWS = 64
-
-def is_available():
-    return True
-
-
-# ---------------------------------------------------------------------------------
-# Vectorisable elementary functions
-# ---------------------------------------------------------------------------------
-# Numba compiles a jitted callee with its caller's flags and then reuses (and caches)
-# that one variant for every caller with the same signature. The helpers below are
-# therefore compiled with the kernels' fastmath flags themselves, and written so that
-# reassociation cannot hurt them: a one-constant range reduction and a log1p form
-# without any "(1 + t) - 1" cancellation trick.
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _exp_nonpos_block(x, n, out, bits):
-    """out[:n] = exp(x[:n]) for x <= 0 (arguments below -700 are clamped).
-
-    x  # IN (>= n,) float64, all <= 0 (may be the same array as out)
-    out  # OUT (>= n,) float64
-    bits  # SCRATCH (>= n,) int64
-    Range reduction x = k ln2 + r, |r| <= ln2 / 2, a degree-13 Taylor polynomial for
-    exp(r) (truncation error < 3e-17 relative), and 2**k built from its bits. The
-    relative error is below 1.2e-16 * (2 + |k|), i.e. an absolute error below 4e-16
-    for every x <= 0: what a sum of losses and gradients needs.
-    """
-    for i in range(n):
-        xi = max(x[i], -700.0)
-        k = np.floor(xi * 1.4426950408889634 + 0.5)
-        r = xi - k * 0.6931471805599453
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        out[i] = p
-        bits[i] = (np.int64(k) + 1023) << 52
-    scale = bits.view(np.float64)
-    for i in range(n):
-        out[i] = out[i] * scale[i]
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy", inline="always")
-def _log1p_unit(t):
-    """log(1 + t) for t in [0, 1] to a few ulp, relative, even for tiny t.
-
-    log(1 + t) = 2 atanh(s) with s = t / (2 + t) for t <= sqrt(2) - 1, and
-    log(1 + t) = ln 2 + 2 atanh(s) with s = (t - 1) / (t + 3) above (that is
-    log((1 + t) / 2)); either way |s| <= 0.1716 and 11 terms of the atanh series
-    reach float64 precision.
-    """
-    big = np.float64(t > 0.41421356237309503)
-    s = (t - big) / (2.0 + t + big)
-    s2 = s * s
-    q = 1.0 / 23.0
-    q = q * s2 + 1.0 / 21.0
-    q = q * s2 + 1.0 / 19.0
-    q = q * s2 + 1.0 / 17.0
-    q = q * s2 + 1.0 / 15.0
-    q = q * s2 + 1.0 / 13.0
-    q = q * s2 + 1.0 / 11.0
-    q = q * s2 + 1.0 / 9.0
-    q = q * s2 + 1.0 / 7.0
-    q = q * s2 + 1.0 / 5.0
-    q = q * s2 + 1.0 / 3.0
-    logm = 2.0 * s + 2.0 * s * (s2 * q)
-    return big * 0.6931471805599453 + logm
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _binary_rows_block(z, y, s, has_sw, row0, n, t, bits, dz, loss):
-    """Per-row maths of the binary loss for one block of n rows.
-
-    z  # IN (>= n,) float64, z = x_i . w + b
-    y, s  # IN (n_samples,) labels in {0, 1} and sample weights, read at row0 + i
-    t, bits  # SCRATCH (>= n,)
-    dz  # OUT (>= n,) s_i * (sigmoid(z_i) - y_i)
-    loss  # OUT (>= n,) s_i * (softplus(z_i) - y_i z_i)
-    """
-    for i in range(n):
-        t[i] = -abs(z[i])
-    _exp_nonpos_block(t, n, t, bits)  # t = exp(-|z|) in (0, 1]
-    for i in range(n):
-        zi = z[i]
-        ti = t[i]
-        yi = np.float64(y[row0 + i])
-        u = 1.0 + ti
-        a = 1.0 / u if zi >= 0 else ti / u
-        li = max(zi, 0.0) + _log1p_unit(ti) - yi * zi
-        di = a - yi
-        if has_sw:
-            si = np.float64(s[row0 + i])
-            li *= si
-            di *= si
-        dz[i] = di
-        loss[i] = li
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
@@ -334,78 +219,17 @@ def _linear_predict_kernel(
 # ---------------------------------------------------------------------------------
 
 
-# Numba's default "workqueue" threading layer must not run parallel kernels from two
-# Python threads at once (it aborts the process). Kernel launches are serialised by
-# this lock unless a thread-safe layer (tbb, omp) is in use.
-_LAUNCH_LOCK = threading.Lock()
-_SAFE_LAYERS = ("tbb", "omp")
-
-
-class _threads:
-    """Set Numba's thread count for this Python thread, take the launch lock where the
-    threading layer needs it, and restore both on exit."""
-
-    def __init__(self, n_threads):
-        self.n = n_threads
-        self.locked = False
-
-    def __enter__(self):
-        try:
-            layer = numba.threading_layer()
-        except ValueError:  # no parallel kernel has run yet: layer not chosen
-            layer = None
-        if layer not in _SAFE_LAYERS:
-            _LAUNCH_LOCK.acquire()
-            self.locked = True
-        self.old = numba.get_num_threads()
-        if self.n != self.old:
-            numba.set_num_threads(self.n)
-        return self.n
-
-    def __exit__(self, *exc):
-        try:
-            if numba.get_num_threads() != self.old:
-                numba.set_num_threads(self.old)
-        finally:
-            if self.locked:
-                _LAUNCH_LOCK.release()
-        return False
-
-
-# With n_threads=None a kernel uses one thread per this many elements of X (up to all
-# of Numba's threads). Below about a millisecond of work a second thread gains little
-# and can lose much: on the 2-core virtual machine where this was measured, waking an
-# idle second core cost up to 12 ms (10,000 x 100: 0.3 ms on both cores when awake,
-# 0.5 ms on one, 12.7 ms on two after 50 ms idle).
-MIN_ELEMENTS_PER_THREAD = 1_000_000
-
-
-def _n_threads(n_threads, n_elements=None):
-    if n_threads is None:
-        n = numba.get_num_threads()
-        if n_elements is not None:
-            n = min(n, max(1, n_elements // MIN_ELEMENTS_PER_THREAD))
-        return n
-    return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
-
-
 def _n_chunks(n_samples, n_threads, block_rows):
     return max(1, min(n_threads, -(-n_samples // block_rows)))
 
 
-def _weights(sample_weight, X):
-    if sample_weight is None:
-        return np.empty(1, dtype=X.dtype), False
-    return np.asarray(sample_weight, dtype=X.dtype), True
-
-
 def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS):
-    n_threads = _n_threads(n_threads, X.size)
+    n_threads = n_threads_for(n_threads, X.size)
     y = np.asarray(y, dtype=X.dtype)
-    s, has_sw = _weights(sample_weight, X)
+    s, has_sw = sample_weights(sample_weight, X.dtype)
     w = np.ascontiguousarray(w, dtype=np.float64)
     n_chunks = _n_chunks(X.shape[0], n_threads, block_rows)
-    with _threads(n_threads):
+    with thread_scope(n_threads):
         part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), n_chunks,
                                    block_rows)
     tot = part[0].copy()
@@ -416,13 +240,13 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS
 
 
 def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK_ROWS):
-    n_threads = _n_threads(n_threads, X.size * W.shape[0])
+    n_threads = n_threads_for(n_threads, X.size * W.shape[0])
     y = np.asarray(y, dtype=np.intp)
-    s, has_sw = _weights(sample_weight, X)
+    s, has_sw = sample_weights(sample_weight, X.dtype)
     W = np.ascontiguousarray(W, dtype=np.float64)
     B = np.ascontiguousarray(B, dtype=np.float64)
     n_chunks = _n_chunks(X.shape[0], n_threads, block_rows)
-    with _threads(n_threads):
+    with thread_scope(n_threads):
         part = _multinomial_sums_kernel(X, y, s, has_sw, W, B, n_chunks, block_rows)
     tot = part[0].copy()
     for c in range(1, n_chunks):
@@ -432,10 +256,10 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK
 
 
 def linear_predict(X, W, B, n_threads=None):
-    n_threads = _n_threads(n_threads, X.size * np.atleast_2d(W).shape[0])
+    n_threads = n_threads_for(n_threads, X.size * np.atleast_2d(W).shape[0])
     W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
     B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
     Z = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
-    with _threads(n_threads):
+    with thread_scope(n_threads):
         _linear_predict_kernel(X, W, B, Z)
     return Z

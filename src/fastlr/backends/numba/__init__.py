@@ -1,0 +1,49 @@
+"""Numba CPU backend: fused, parallel, one-pass kernels for dense and CSR input.
+
+The backend contract (see :mod:`fastlr.backends`) is answered here by dispatching on
+the kind of ``X``: NumPy arrays go to :mod:`.dense`, scipy.sparse CSR matrices and
+arrays to :mod:`.sparse`. Each kernel module is imported on its first use and each
+kernel compiles (or loads from Numba's on-disk cache) on its first call, so a dense fit
+never loads the sparse kernels and vice versa.
+
+Modules: :mod:`._elementary` (the vectorisable exp/log1p and per-row loss maths),
+:mod:`.dense`, :mod:`.sparse`, :mod:`._threads` (thread counts, launch lock).
+"""
+
+from __future__ import annotations
+
+from scipy.sparse import issparse
+
+NAME = "numba"
+
+
+def is_available():
+    return True
+
+
+def _kernels(X):
+    """The kernel module for X's kind, imported on first use."""
+    if issparse(X):
+        from . import sparse
+
+        return sparse
+    from . import dense
+
+    return dense
+
+
+def binary_sums(X, y, sample_weight, w, b, n_threads=None, **options):
+    """Binary loss sums, see :mod:`fastlr.backends`; ``X`` dense or CSR."""
+    return _kernels(X).binary_sums(X, y, sample_weight, w, b, n_threads=n_threads,
+                                   **options)
+
+
+def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, **options):
+    """Multinomial loss sums, see :mod:`fastlr.backends`; ``X`` dense or CSR."""
+    return _kernels(X).multinomial_sums(X, y, sample_weight, W, B, n_threads=n_threads,
+                                        **options)
+
+
+def linear_predict(X, W, B, n_threads=None):
+    """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`."""
+    return _kernels(X).linear_predict(X, W, B, n_threads=n_threads)

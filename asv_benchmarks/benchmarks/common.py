@@ -114,3 +114,75 @@ def backends():
     import fastlr
 
     return [name for name in ("numpy", "numba", "cuda") if name in fastlr.available_backends()]
+
+
+# Sparse (CSR) problems, used by sparse.py: text-like matrices of about
+# SPARSE_NNZ_PER_ROW non-zeros per row (see sparse_classification_data). Shapes are
+# "n_samples x n_features".
+SPARSE_PROFILES = {
+    "small": {
+        "sparse_epoch_shapes": ["100000x10000"],
+        "sparse_fit_shapes": ["20000x5000"],
+    },
+    "large": {
+        "sparse_epoch_shapes": ["100000x10000", "1000000x100000"],
+        "sparse_fit_shapes": ["200000x20000", "1000000x100000"],
+    },
+}
+SPARSE_SIZES = SPARSE_PROFILES[PROFILE]
+SPARSE_NNZ_PER_ROW = 30
+
+
+def sparse_data(shape, dtype="float64", nnz_per_row=SPARSE_NNZ_PER_ROW, seed=0):
+    """A text-like binary problem: CSR ``X`` and labels ``y`` in {0, 1}.
+
+    Each row draws ``nnz_per_row`` column indices from a Zipf law (column ``j`` of
+    rank ``r`` with probability proportional to ``1 / (r + 2.7)``, ranks spread over the
+    columns by a random permutation), repeats are summed into term counts, values
+    are ``count * idf`` and rows are scaled to unit L2 norm (TF-IDF). Labels come from
+    a sparse linear model (5% of the columns) with 5% of them flipped.
+    ``scripts/bench_sparse.py`` builds the same kind of problem at scale.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features), ``dtype``
+    y : ndarray of shape (n_samples,), int64
+    """
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    n_samples, n_features = parse_shape(shape)
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(1.0 / (np.arange(1, n_features + 1) + 2.7))
+    cdf /= cdf[-1]
+    column_of_rank = rng.permutation(n_features).astype(np.int32)
+    n_tok = n_samples * nnz_per_row
+    cols = column_of_rank[np.searchsorted(cdf, rng.random(n_tok), side="right")]
+    indptr = np.arange(0, n_tok + 1, nnz_per_row, dtype=np.int64)
+    X = sp.csr_matrix((np.ones(n_tok), cols, indptr), shape=(n_samples, n_features))
+    X.sum_duplicates()  # term counts; sorts the indices
+    df = np.bincount(X.indices, minlength=n_features)
+    X.data *= (np.log((1.0 + n_samples) / (1.0 + df)) + 1.0)[X.indices]
+    X = normalize(X, copy=False)
+    w_true = np.zeros(n_features)
+    informative = rng.choice(n_features, max(1, n_features // 20), replace=False)
+    w_true[informative] = rng.standard_normal(len(informative))
+    z = X @ w_true
+    z = 4.0 * (z - z.mean()) / (z.std() or 1.0)
+    y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
+    flip = rng.random(n_samples) < 0.05
+    y[flip] = 1 - y[flip]
+    return X.astype(dtype), y
+
+
+def sparse_classification_data(shape, dtype="float64", seed=0):
+    """:func:`sparse_data` with ``n_samples`` training rows plus a quarter as many
+    test rows.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test
+    """
+    n_samples, n_features = parse_shape(shape)
+    X, y = sparse_data(f"{n_samples + n_samples // 4}x{n_features}", dtype, seed=seed)
+    return X[:n_samples], X[n_samples:], y[:n_samples], y[n_samples:]

@@ -220,11 +220,15 @@ def _dense_section(args, results, libs, sync, fill, copy_gbs):
     sm = 1 if SIMULATOR else cuda.get_current_device().MULTIPROCESSOR_COUNT
     row_launches = {"rows (default)": {}}
     if not SIMULATOR:
+        rows = dict(kernel="rows")
         row_launches.update({
-            "rows 256 thr x 4/SM": dict(kernel="rows", threads_per_block=256, n_blocks=4 * sm),
-            "rows 256 thr x 16/SM": dict(kernel="rows", threads_per_block=256, n_blocks=16 * sm),
-            "rows 512 thr x 4/SM": dict(kernel="rows", threads_per_block=512, n_blocks=4 * sm),
-            "rows lanes 32": dict(kernel="rows", lanes_per_row=32),
+            "rows lanes 16, batch 4": dict(rows, lanes_per_row=16, rows_per_group=4),
+            "rows lanes 16, batch 16": dict(rows, lanes_per_row=16, rows_per_group=16),
+            "rows lanes 32, batch 8": dict(rows, lanes_per_row=32, rows_per_group=8),
+            "rows lanes 32, batch 32": dict(rows, lanes_per_row=32, rows_per_group=32),
+            "rows 128 threads": dict(rows, threads_per_block=128),
+            "rows 512 threads": dict(rows, threads_per_block=512),
+            "rows 2 blocks/SM": dict(rows, n_blocks=2 * sm),
         })
     row_launches["tiles (default)"] = dict(kernel="tiles")
     for dtype_name in args.dtypes:
@@ -243,7 +247,12 @@ def _dense_section(args, results, libs, sync, fill, copy_gbs):
         for name, launch in row_launches.items():
             def fused(launch=launch):
                 return cb.binary_sums(X_d, y_d, None, w, b, **launch)
-            J, dw, db = fused()
+            try:
+                J, dw, db = fused()
+            except Exception as exc:  # e.g. a launch the kernel's registers do not allow
+                res["fused"][name] = {"error": repr(exc)}
+                print(f"  fused epoch, {name:<22}: failed, {exc!r}"[:200])
+                continue
             if reference is None:
                 reference = (J, dw)
             rel = abs(J - reference[0]) / abs(reference[0])
@@ -325,12 +334,14 @@ def _csr_section(args, results, libs, sync):
     b = -0.2
     cp = libs.get("cupy")
     if cp is not None:
+        import cupyx.scipy.sparse as cusp
+
         g = cp.random.default_rng(args.seed)
         u = g.random(nnz, dtype=cp.float64)
         indices = cp.minimum(cp.exp(u * np.log(d + 1.0)).astype(cp.int32) - 1, d - 1)
         data = (g.random(nnz, dtype=cp.float32) + 0.1) / np.float32(np.sqrt(r))
         indptr = cp.arange(0, nnz + 1, r, dtype=cp.int32)
-        X_c = cp.sparse.csr_matrix((data, indices, indptr), shape=(n, d))
+        X_c = cusp.csr_matrix((data, indices, indptr), shape=(n, d))
         w_true = cp.asarray(rng.normal(scale=3.0, size=d))
         z = X_c @ w_true.astype(cp.float32)
         y_c = ((z - z.mean()) + g.logistic(size=n, dtype=cp.float32) > 0).astype(cp.float32)
@@ -406,18 +417,22 @@ def _fit_section(args, results, libs, sync, fill):
     del X_d
     w_true = rng.normal(scale=2.0 / np.sqrt(d), size=d)
     y = (X @ w_true + rng.logistic(size=m) > 0).astype(dtype)
+    # Unscaled features (scales from 0.1 to 10), as data often comes: lbfgs then needs
+    # tens of iterations, and the fit measures the solver loop, not set-up alone.
+    X *= np.logspace(-1, 1, d).astype(dtype)
     kw = dict(C=args.fit_C, tol=args.fit_tol, max_iter=args.fit_max_iter)
     res = {"shape": [m, d], "dtype": args.fit_dtype, **kw, "fits": {}}
-    print(f"\nfull fit: {m} x {d} {args.fit_dtype}, C={args.fit_C}, tol={args.fit_tol}, "
-          f"max_iter={args.fit_max_iter}")
+    print(f"\nfull fit: {m} x {d} {args.fit_dtype}, feature scales 0.1 to 10, C={args.fit_C}, "
+          f"tol={args.fit_tol}, max_iter={args.fit_max_iter}")
 
-    def record(name, fit, coef_of, n_iter_of):
+    def record(name, fit, coef_of, n_iter_of, data=None):
+        X_fit, y_fit = (X, y) if data is None else data
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit(X[:64], y[:64])  # compile / warm up outside the timing
+            fit(X_fit[:64], y_fit[:64])  # compile / warm up outside the timing
             sync()
             start = time.perf_counter()
-            model = fit(X, y)
+            model = fit(X_fit, y_fit)
             sync()
             seconds = time.perf_counter() - start
         coef, intercept = coef_of(model)
@@ -443,11 +458,11 @@ def _fit_section(args, results, libs, sync, fill):
     record("fastlr cuda (from host arrays)", fastlr_fit("cuda"), fastlr_coef, fastlr_iter)
     record(f"fastlr numba ({os.cpu_count()} CPU threads)", fastlr_fit("numba", n_jobs=-1),
            fastlr_coef, fastlr_iter)
-    _sklearn_array_api_fit(res, libs, record, kw, sync)
+    _sklearn_array_api_fit(res, libs, record, kw, sync, X, y)
     results["fit"] = res
 
 
-def _sklearn_array_api_fit(res, libs, record, kw, sync):
+def _sklearn_array_api_fit(res, libs, record, kw, sync, X, y):
     import sklearn
     from sklearn.linear_model import LogisticRegression
 
@@ -471,24 +486,28 @@ def _sklearn_array_api_fit(res, libs, record, kw, sync):
 
     def fit(X_, y_):
         with sklearn.config_context(array_api_dispatch=True):
-            return LogisticRegression(**kw).fit(on_device(X_), on_device(y_))
+            return LogisticRegression(**kw).fit(X_, y_)
+
+    def host(a):
+        if hasattr(a, "cpu"):
+            return a.cpu().numpy()
+        return mod.asnumpy(a) if lib == "cupy" else np.asarray(a)
 
     def coef(model):
-        def host(a):
-            return a.cpu().numpy() if lib == "torch" else mod.asnumpy(a)
         c, i = model.coef_, model.intercept_
         res["sklearn_coef_type"] = type(c).__module__ + "." + type(c).__name__
         return host(c), host(i)
 
     def n_iter(model):
-        it = model.n_iter_
-        return int(np.max(it.cpu().numpy() if lib == "torch" else mod.asnumpy(it)))
+        return int(np.max(host(model.n_iter_)))
 
     lib_sync = mod.cuda.synchronize if lib == "torch" else mod.cuda.Device().synchronize
     try:
-        record(f"scikit-learn lbfgs, array API ({lib})", fit, coef, n_iter)
-        # The device copy of X made inside fit() is part of sklearn's timing, as the
-        # host-to-device copy is part of fastlr's.
+        # X and y are put on the device before the timing starts: scikit-learn's fit
+        # alone is timed (fastlr's timing includes its upload from host arrays).
+        data = (on_device(X), on_device(y))
+        lib_sync()
+        record(f"scikit-learn lbfgs, array API ({lib})", fit, coef, n_iter, data=data)
     except Exception as exc:
         res["fits"][f"scikit-learn array API ({lib})"] = {"error": repr(exc)}
         print(f"  scikit-learn array-API fit failed: {exc!r}")
@@ -500,7 +519,8 @@ def _summary(results, copy_gbs):
     print(f"{'figure':<52} {'value':>12} {'target':>9} {'':>6}")
     rows = []
     for dt, res in results.get("dense", {}).items():
-        best = max(res["fused"].items(), key=lambda kv: kv[1]["read_GBps"])
+        best = max(((k, v) for k, v in res["fused"].items() if "read_GBps" in v),
+                   key=lambda kv: kv[1]["read_GBps"])
         bw = res["fused"]["rows (default)"]["read_GBps"] / copy_gbs
         rows.append((f"{dt} fused read BW / copy BW (default launch)", f"{bw:.0%}",
                      f">= {TARGET_READ_OVER_COPY:.0%}", bw >= TARGET_READ_OVER_COPY))

@@ -48,6 +48,22 @@ except Exception as exc:
 PYEOF
 } 2>&1 | tee "$OUT/versions.txt"
 
+echo "== numpy / numba-cuda compatibility"
+# numba-cuda 0.30 registers an overload for np.row_stack, which NumPy 2.5 removed: every
+# kernel compilation then fails at import of numba.cuda's typing registries. On such a
+# machine, give numba-cuda the alias back (through a .pth file in site-packages, so
+# every Python process of the run, pytest's included, sees it; NumPy itself untouched).
+$PY - <<'PYEOF'
+import numpy as np, site, os
+if hasattr(np, "row_stack"):
+    print("numpy has row_stack: nothing to do")
+else:
+    path = os.path.join(site.getsitepackages()[0], "zz_numpy_row_stack_alias.pth")
+    with open(path, "w") as f:
+        f.write("import numpy; numpy.row_stack = getattr(numpy, 'row_stack', numpy.vstack)\n")
+    print(f"numpy {np.__version__} lacks row_stack (numba-cuda needs it): alias added in {path}")
+PYEOF
+
 echo "== install"
 [ -n "${SKIP_INSTALL:-}" ] && echo "skipped (SKIP_INSTALL)" || $PY -m pip install --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 \
   && echo "pip install -e . : ok" || { echo "pip install -e . failed (using PYTHONPATH=src):"; tail -5 "$OUT/install.log"; }

@@ -58,10 +58,12 @@ LAUNCHES = {
     "default": {},
 }
 # The binary row-per-group dense kernel: 19 features need at least 3 lanes per row
-# (8 registers each), so 4 or 8 lanes; 16 threads make 4 or 2 rows per pass.
+# (8 features each), so 4 or 8 lanes; 16 threads make 4 or 2 groups, each taking a
+# batch of rows per pass (4 = every lane owns a row; 3 = a lane idles in step 2).
 ROW_LAUNCHES = {
-    "rows-t16-lanes4": dict(kernel="rows", threads_per_block=16, n_blocks=3, lanes_per_row=4),
-    "rows-t16-lanes8": dict(kernel="rows", threads_per_block=16, n_blocks=2, lanes_per_row=8),
+    "rows-t16-lanes4": dict(kernel="rows", threads_per_block=16, n_blocks=2, lanes_per_row=4),
+    "rows-t16-lanes8-batch3": dict(kernel="rows", threads_per_block=16, n_blocks=2,
+                                   lanes_per_row=8, rows_per_group=3),
 }
 BINARY_LAUNCHES = {**LAUNCHES, **ROW_LAUNCHES}
 
@@ -292,6 +294,8 @@ def test_launch_configuration_is_checked():
         cuda_backend.binary_sums(X, y01, None, w, b, lanes_per_row=3)
     with pytest.raises(ValueError, match="lanes_per_row"):
         cuda_backend.binary_sums(X, y01, None, w, b, threads_per_block=24, lanes_per_row=16)
+    with pytest.raises(ValueError, match="rows_per_group"):
+        cuda_backend.binary_sums(X, y01, None, w, b, lanes_per_row=8, rows_per_group=9)
     with pytest.raises(ValueError, match="kernel"):
         cuda_backend.binary_sums(X, y01, None, w, b, kernel="other")
     with pytest.raises(ValueError, match="binary only"):

@@ -19,7 +19,8 @@ from . import kernels, row_kernels
 from ._compat import IMPORT_ERROR, SIMULATOR, cuda
 
 _BLOCKS_PER_SM = 4  # tiled dense kernel: 40 KiB of shared memory per block
-_ROWS_BLOCKS_PER_SM = 8  # row-per-group kernels (dense rows and CSR)
+_ROWS_BLOCKS_PER_SM = 4  # row-per-group kernels, where occupancy cannot be asked
+_ROWS_PER_GROUP = 8  # dense row kernel: rows a group takes per pass (a few KiB of L1)
 _THREADS_PER_BLOCK = 256
 _SIM_THREADS_PER_BLOCK = 32
 
@@ -219,7 +220,9 @@ def prepare(X, y, sample_weight=None):
 _Launch = namedtuple(
     "_Launch", "threads_per_block n_blocks tile_width rows_per_chunk n_tiles"
 )
-_RowsLaunch = namedtuple("_RowsLaunch", "threads_per_block n_blocks lanes_per_row")
+_RowsLaunch = namedtuple(
+    "_RowsLaunch", "threads_per_block n_blocks lanes_per_row rows_per_group"
+)
 
 
 def _device_properties():
@@ -309,9 +312,12 @@ def _rows_launch_config(
     threads_per_block=None,
     n_blocks=None,
     lanes_per_row=None,
+    rows_per_group=None,
 ):
     """Launch of a row-per-group kernel: ``lanes_per_row`` a power of two in
-    [min_lanes, 32] that divides ``threads_per_block``."""
+    [min_lanes, 32] that divides ``threads_per_block``; ``rows_per_group`` (dense
+    kernel only) in [1, lanes_per_row]. ``n_blocks`` left as None here is settled at
+    launch (:func:`_launch_blocks`)."""
     threads_per_block = _threads_per_block(threads_per_block)
     if lanes_per_row is None:
         lanes_per_row = min(32, max(min_lanes, default_lanes))
@@ -327,12 +333,44 @@ def _rows_launch_config(
             f"lanes_per_row must be a power of two in [{min_lanes}, 32] dividing "
             f"threads_per_block={threads_per_block}, got {lanes_per_row}."
         )
-    n_passes = max(1, -(-n_samples // (threads_per_block // lanes_per_row)))
-    return _RowsLaunch(
-        threads_per_block,
-        _n_blocks(n_blocks, n_passes, _ROWS_BLOCKS_PER_SM),
-        lanes_per_row,
-    )
+    if rows_per_group is None:
+        rows_per_group = min(lanes_per_row, _ROWS_PER_GROUP)
+    elif not 1 <= rows_per_group <= lanes_per_row:
+        raise ValueError(
+            f"rows_per_group must be in [1, lanes_per_row={lanes_per_row}], "
+            f"got {rows_per_group}."
+        )
+    if n_blocks is not None and n_blocks < 1:
+        raise ValueError(f"n_blocks must be positive, got {n_blocks}.")
+    return _RowsLaunch(threads_per_block, n_blocks, lanes_per_row, int(rows_per_group))
+
+
+_resident_cache = {}
+
+
+def _launch_blocks(dispatcher, args, config, rows_per_pass, n_samples):
+    """Blocks of a grid-stride row kernel: as many as the device holds at once (from
+    the compiled kernel's occupancy), so that every block starts at once and takes the
+    same share of passes; never more than there are passes. An explicit
+    ``n_blocks`` is used as given."""
+    n_passes = max(1, -(-n_samples // rows_per_pass))
+    if config.n_blocks is not None:
+        return config.n_blocks
+    resident = None
+    if not SIMULATOR:
+        try:
+            argtypes = tuple(dispatcher.typeof_pyval(a) for a in args)
+            key = (dispatcher, argtypes, config.threads_per_block)
+            resident = _resident_cache.get(key)
+            if resident is None:
+                kernel = dispatcher.compile(argtypes)
+                resident = int(kernel.max_cooperative_grid_blocks(config.threads_per_block))
+                _resident_cache[key] = resident
+        except Exception:  # an API this numba-cuda lacks: fall back to a fixed count
+            resident = None
+    if not resident:
+        resident = _ROWS_BLOCKS_PER_SM * _device_properties()[0]
+    return int(max(1, min(n_passes, resident)))
 
 
 def _dense_rows_launch(n_samples, n_features, **launch):
@@ -389,7 +427,7 @@ def _upload_params(W, B, n_out):
 
 _LAUNCH_KEYS = frozenset(
     ("threads_per_block", "n_blocks", "tile_width", "rows_per_chunk", "lanes_per_row",
-     "kernel")
+     "rows_per_group", "kernel")
 )
 
 
@@ -400,7 +438,8 @@ def _split_launch(launch):
         raise TypeError(f"Unknown launch arguments {sorted(unknown)}.")
     tiled = {k: launch.get(k) for k in ("threads_per_block", "n_blocks",
                                          "tile_width", "rows_per_chunk")}
-    rows = {k: launch.get(k) for k in ("threads_per_block", "n_blocks", "lanes_per_row")}
+    rows = {k: launch.get(k) for k in ("threads_per_block", "n_blocks", "lanes_per_row",
+                                       "rows_per_group")}
     return tiled, rows, launch.get("kernel")
 
 
@@ -429,14 +468,19 @@ def _epoch(X, y, sample_weight, W, B, binary, launch):
     has_weight = 0 if s_d is None else 1
     s_arg = y_d if s_d is None else s_d  # never read without weights
     if csr:
-        row_kernels._csr_epoch_kernel[config.n_blocks, config.threads_per_block](
-            X_d.data, X_d.indices, X_d.indptr, n_features, y_d, s_arg, has_weight,
-            params_d, n_classes, 1 if binary else 0, config.lanes_per_row, out_d,
-        )
+        kern = row_kernels._csr_epoch_kernel
+        args = (X_d.data, X_d.indices, X_d.indptr, n_features, y_d, s_arg, has_weight,
+                params_d, n_classes, 1 if binary else 0, config.lanes_per_row, out_d)
+        n_blocks = _launch_blocks(kern, args, config,
+                                  config.threads_per_block // config.lanes_per_row, n_samples)
+        kern[n_blocks, config.threads_per_block](*args)
     elif kernel == "rows":
-        row_kernels._rows_binary_kernel[config.n_blocks, config.threads_per_block](
-            X_d, y_d, s_arg, has_weight, params_d, config.lanes_per_row, out_d,
-        )
+        kern = row_kernels._rows_binary_kernel
+        args = (X_d, y_d, s_arg, has_weight, params_d, config.lanes_per_row,
+                config.rows_per_group, out_d)
+        rows_per_pass = config.threads_per_block // config.lanes_per_row * config.rows_per_group
+        n_blocks = _launch_blocks(kern, args, config, rows_per_pass, n_samples)
+        kern[n_blocks, config.threads_per_block](*args)
     else:
         kernels._epoch_kernel[(config.n_blocks, config.n_tiles), config.threads_per_block](
             X_d, y_d, s_arg, has_weight, params_d, n_classes, 1 if binary else 0,
@@ -452,6 +496,9 @@ _LAUNCH_DOC = """threads_per_block, n_blocks : int, optional
     lanes_per_row : int, optional
         Row-per-group kernels (dense ``kernel="rows"`` and CSR): lanes sharing a row,
         a power of two up to 32.
+    rows_per_group : int, optional
+        Dense ``kernel="rows"`` only: rows a group takes per pass (at most
+        ``lanes_per_row``; default 8).
     kernel : {None, "rows", "tiles"}, optional
         Dense ``X`` only: ``None`` takes ``"rows"`` for binary problems of at most
         256 features, ``"tiles"`` otherwise."""
@@ -561,10 +608,13 @@ def linear_predict(X, W, B, n_threads=None, **launch):
     if n_samples > 0:
         params_d, _ = _upload_params(W, B, 0)
         if csr:
-            row_kernels._csr_linear_predict_kernel[
-                config.n_blocks, config.threads_per_block
-            ](X_d.data, X_d.indices, X_d.indptr, n_features, params_d, n_classes,
-              config.lanes_per_row, Z_d)
+            kern = row_kernels._csr_linear_predict_kernel
+            args = (X_d.data, X_d.indices, X_d.indptr, n_features, params_d, n_classes,
+                    config.lanes_per_row, Z_d)
+            n_blocks = _launch_blocks(kern, args, config,
+                                      config.threads_per_block // config.lanes_per_row,
+                                      n_samples)
+            kern[n_blocks, config.threads_per_block](*args)
         else:
             kernels._linear_predict_kernel[config.n_blocks, config.threads_per_block](
                 X_d, params_d, n_classes, config.tile_width, config.rows_per_chunk, Z_d,

@@ -15,9 +15,10 @@ and forth under the other simulated threads.
 
 Dense rows
 ----------
-See :func:`_rows_binary_kernel`: each lane holds up to ``_ROW_REGS`` features of its
-row in registers, so ``X`` is read once, coalesced, and nothing is staged in shared
-memory; each lane's gradient stays in registers until the end of the launch.
+See :func:`_rows_binary_kernel`: a group takes a batch of rows per pass, each lane up
+to ``_ROW_REGS`` features of each row; ``X`` is read from device memory once,
+coalesced, and nothing is staged in shared memory; each lane's share of ``w`` and of
+the gradient stays in registers until the end of the launch.
 
 CSR
 ---
@@ -73,9 +74,10 @@ from .kernels import _ACC_SIZE, _RED_SIZE
 def _group_sum_shuffle(v, red, tid, group):
     """Sum of ``v`` over the ``group`` lanes (a power of two <= 32, aligned within a
     warp) that share a row; every lane gets the sum. Butterfly of warp shuffles."""
+    mask = cuda.activemask()  # the whole warp, or all of a block smaller than one
     offset = group >> 1
     while offset > 0:
-        v += cuda.shfl_xor_sync(0xFFFFFFFF, v, offset)
+        v += cuda.shfl_xor_sync(mask, v, offset)
         offset >>= 1
     return v
 
@@ -94,10 +96,28 @@ def _group_sum_shared(v, red, tid, group):
     return total
 
 
-# The kernels call this name; which one it is is fixed when this module is imported.
-# On a GPU the groups talk through shuffles; the simulator runs the shared-memory twin
-# (every caller keeps its loops uniform across the block, so both are valid).
+@cuda.jit(device=True)
+def _group_broadcast_shuffle(v, src, red, tid, group):
+    """``v`` of lane ``src`` of this lane's group, for every lane of the group."""
+    lane = tid % 32
+    return cuda.shfl_sync(cuda.activemask(), v, lane - lane % group + src)
+
+
+@cuda.jit(device=True)
+def _group_broadcast_shared(v, src, red, tid, group):
+    """The simulator's twin of :func:`_group_broadcast_shuffle`."""
+    cuda.syncthreads()
+    red[tid] = v
+    cuda.syncthreads()
+    return red[tid - tid % group + src]
+
+
+# The kernels call these names; which twin they are is fixed when this module is
+# imported. On a GPU the groups talk through shuffles; the simulator runs the
+# shared-memory twins (every caller keeps its loops uniform across the block, so both
+# are valid).
 _group_sum = _group_sum_shared if SIMULATOR else _group_sum_shuffle
+_group_broadcast = _group_broadcast_shared if SIMULATOR else _group_broadcast_shuffle
 
 
 @cuda.jit(device=True)
@@ -124,8 +144,8 @@ def _block_sum_to(out, index, v, red, tid, n_threads):
         cuda.atomic.add(out, index, total)
 
 
-# Features of one row that one lane keeps in registers in the row-per-group kernel:
-# rows of up to _ROW_REGS * 32 features fit.
+# Features of one row that one lane handles in the row-per-group kernel (its share of
+# w and of the gradient stay in registers): rows of up to _ROW_REGS * 32 features fit.
 _ROW_REGS = 8
 
 
@@ -137,20 +157,30 @@ def _rows_binary_kernel(
     has_weight,
     params,  # IN (n_features + 1,) float64: w, then b
     group,  # lanes per row: a power of two <= 32 dividing the block size
+    batch,  # rows per group and pass, <= group
     out,  # OUT (n_features + 2,) float64, zero on entry: dw, db, J; atomic adds
 ):
-    """One binary epoch with a row per group of lanes and no block barrier in the loop.
+    """One binary epoch, a batch of rows per group of lanes, no block barrier in the loop.
 
-    Lane ``part`` of a group holds features ``part + k * group`` (``k < _ROW_REGS``) of
-    its row in registers: it loads them (coalesced: the group reads consecutive
-    elements, consecutive groups consecutive rows), multiplies by its slice of ``w``,
-    the group adds the partial dot products (:func:`_group_sum`), every lane turns
-    ``z`` into ``dz`` and adds ``dz * x`` into its own gradient registers. At the end
-    the block adds its lanes' gradients in shared memory and then into ``out``.
+    Lane ``part`` of a group handles features ``part + k * group`` (``k < _ROW_REGS``)
+    and keeps its slice of ``w`` and of the gradient in registers. For each pass the
+    group takes ``batch`` consecutive rows:
+
+    1. for each row in turn the lanes read their features (coalesced: the group reads
+       consecutive elements), multiply by ``w``, and the group adds the partial dot
+       products (:func:`_group_sum`); lane ``r`` keeps ``z`` of row ``r``;
+    2. lanes ``0 .. batch - 1`` turn their ``z`` into ``dz`` and the loss, one row
+       each, at the same time (the exp and log1p cost once per ``batch`` rows, not
+       once per row);
+    3. for each row in turn ``dz`` is broadcast to the group (:func:`_group_broadcast`)
+       and every lane adds ``dz * x`` for its features into its gradient registers,
+       reading the row again: a batch is a few KiB, still in L1, so ``X`` comes from
+       device memory once.
+
+    At the end the block adds its lanes' gradients in shared memory and then into ``out``.
     """
     red = cuda.shared.array(_RED_SIZE, float64)
     acc = cuda.shared.array(_ACC_SIZE, float64)
-    xl = cuda.local.array(_ROW_REGS, float64)
     wl = cuda.local.array(_ROW_REGS, float64)
     gl = cuda.local.array(_ROW_REGS, float64)
 
@@ -160,7 +190,7 @@ def _rows_binary_kernel(
     n_features = X.shape[1]
     part = tid % group
     slot = tid // group
-    n_slots = n_threads // group
+    rows_per_pass = (n_threads // group) * batch
     for k in range(_ROW_REGS):
         j = part + k * group
         wl[k] = params[j] if j < n_features else 0.0
@@ -168,29 +198,38 @@ def _rows_binary_kernel(
     b = params[n_features]
     J = 0.0
     db = 0.0
-    n_passes = (n_samples + n_slots - 1) // n_slots
+    n_passes = (n_samples + rows_per_pass - 1) // rows_per_pass
     for p in range(cuda.blockIdx.x, n_passes, cuda.gridDim.x):  # uniform in the block
-        i = p * n_slots + slot
-        z = 0.0
-        if i < n_samples:
-            for k in range(_ROW_REGS):
-                j = part + k * group
-                x = 0.0
-                if j < n_features:
-                    x = float(X[i, j])
-                xl[k] = x
-                z += x * wl[k]
-        z = _group_sum(z, red, tid, group)
-        if i < n_samples:
+        row0 = p * rows_per_pass + slot * batch
+        my_z = 0.0
+        for r in range(batch):
+            i = row0 + r
+            z = 0.0
+            if i < n_samples:
+                for k in range(_ROW_REGS):
+                    j = part + k * group
+                    if j < n_features:
+                        z += float(X[i, j]) * wl[k]
+            z = _group_sum(z, red, tid, group)
+            if part == r:
+                my_z = z
+        i = row0 + part
+        my_dz = 0.0
+        if part < batch and i < n_samples:
             weight = 1.0
             if has_weight:
                 weight = float(s[i])
-            dz, loss = _binary_dz_loss(z + b, float(y[i]), weight)
-            for k in range(_ROW_REGS):
-                gl[k] += dz * xl[k]
-            if part == 0:
-                J += weight * loss
-                db += dz
+            my_dz, loss = _binary_dz_loss(my_z + b, float(y[i]), weight)
+            J += weight * loss
+            db += my_dz
+        for r in range(batch):
+            dz = _group_broadcast(my_dz, r, red, tid, group)
+            i = row0 + r
+            if i < n_samples:
+                for k in range(_ROW_REGS):
+                    j = part + k * group
+                    if j < n_features:
+                        gl[k] += dz * float(X[i, j])
 
     for j in range(tid, n_features, n_threads):
         acc[j] = 0.0

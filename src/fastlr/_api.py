@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
+from ._data import check_csr, n_elements
 from ._loss import LogisticObjective
 from .backends import get_backend
 from .backends.numpy_backend import sigmoid as _sigmoid
@@ -25,6 +27,18 @@ def sigmoid(z):
 
 
 def _check_X(X):
+    """X as the kernels take it: a float32/float64 ndarray or CSR matrix."""
+    if sp.issparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got shape {X.shape}.")
+        X = X if X.format == "csr" else X.tocsr()
+        if X.dtype not in (np.float32, np.float64):
+            if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+                raise ValueError(f"X must be numeric; got dtype {X.dtype}.")
+            X = X.astype(np.float64)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty: shape {X.shape}.")
+        return check_csr(X)
     X = np.asarray(X)
     if X.dtype not in (np.float32, np.float64):
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
@@ -91,7 +105,8 @@ def loss_and_grad(X, y, w, b, *, sample_weight=None, l2=0.0, backend="auto", n_t
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        Sparse input is used as CSR (never made dense).
     y : ndarray of shape (n_samples,), values in {0, 1}
     w : ndarray of shape (n_features,)
     b : float
@@ -119,7 +134,7 @@ def loss_and_grad(X, y, w, b, *, sample_weight=None, l2=0.0, backend="auto", n_t
         raise ValueError("b must be finite.")
     sw = _check_weights(sample_weight, n, X.dtype)
     l2 = _check_l2(l2)
-    objective = LogisticObjective(get_backend(backend, n, p), X, y, sw, 2, True, l2,
+    objective = LogisticObjective(get_backend(backend, n_elements(X)), X, y, sw, 2, True, l2,
                                   n_threads)
     J, grad = objective.loss_grad(np.append(w, b))
     _check_result(objective, J, grad)
@@ -135,7 +150,7 @@ def multinomial_loss_and_grad(X, y, W, B, *, sample_weight=None, l2=0.0, backend
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,), integer class indices in [0, n_classes)
     W : ndarray of shape (n_classes, n_features)
     B : ndarray of shape (n_classes,)
@@ -163,7 +178,7 @@ def multinomial_loss_and_grad(X, y, W, B, *, sample_weight=None, l2=0.0, backend
     y = y.astype(np.intp, copy=False)
     sw = _check_weights(sample_weight, n, X.dtype)
     l2 = _check_l2(l2)
-    objective = LogisticObjective(get_backend(backend, n, p), X, y, sw, k, True, l2,
+    objective = LogisticObjective(get_backend(backend, n_elements(X)), X, y, sw, k, True, l2,
                                   n_threads, multinomial=True)
     J, grad = objective.loss_grad(objective.pack(W, B))
     _check_result(objective, J, grad)

@@ -1,82 +1,29 @@
-"""``fastlr.LogisticRegression``: a drop-in for scikit-learn's ``LogisticRegression``."""
+"""``fastlr.LogisticRegression``: a drop-in for scikit-learn's ``LogisticRegression``.
+
+The estimator is the only orchestrator: it checks the input (:mod:`fastlr._data`, for
+every kind of X: dense, CSR, Dask), builds the objective (:mod:`fastlr._loss`) on the
+backend the registry picks for that input (:func:`fastlr.backends.backend_for`), runs
+the solver (:mod:`fastlr._solvers`) and stores the result.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import inspect
-import sys
+import functools
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import softmax
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _assert_all_finite,
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
 from . import _solvers
+from ._data import fit_data, input_kind, is_dask, mean_row_sq_norm, n_elements, predict_data
 from ._loss import LogisticObjective
-from .backends import backend_names, get_backend, resolve_backend_name
+from .backends import backend_for, backend_names
 from .backends.numpy_backend import sigmoid
-
-
-def _is_dask(X):
-    """True for a Dask collection; never imports Dask (without it, nothing changes)."""
-    graph = getattr(X, "__dask_graph__", None) if "dask" in sys.modules else None
-    return callable(graph) and graph() is not None
-
-
-def _dask_predict(est, method, X):
-    from ._dask import predict
-
-    return predict(est, method, X)
-
-
-# "balanced" class weights count weighted samples where scikit-learn can (>= 1.6),
-# as scikit-learn's own LogisticRegression does; in-memory and Dask fits both use it.
-BALANCED_COUNTS_WEIGHTED = "sample_weight" in inspect.signature(
-    compute_class_weight
-).parameters
-
-
-def _label(classes, i):
-    """classes[i] as a plain Python value (for messages)."""
-    return classes[i : i + 1].tolist()[0]
-
-
-def check_n_classes(classes):
-    """Error for labels of fewer than two classes. Shared by in-memory and Dask fits."""
-    if len(classes) < 2:
-        raise ValueError(
-            "LogisticRegression needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {_label(classes, 0)!r}."
-        )
-
-
-def check_weight_totals(sw_sum, class_totals, classes):
-    """Errors for sample weights that leave nothing, or one class, to fit.
-
-    sw_sum  # IN float: the sum of the (class-weighted) sample weights
-    class_totals  # IN (n_classes,): the same sum per class
-    Shared by in-memory and Dask fits.
-    """
-    if not np.isfinite(sw_sum):
-        raise ValueError("The sum of sample weights overflows; rescale sample_weight.")
-    if sw_sum <= 0:
-        raise ValueError("The sum of sample weights is zero: nothing to fit.")
-    weighted = np.asarray(class_totals) > 0
-    if weighted.sum() < 2:
-        raise ValueError(
-            "Only one class has positive sample weight (class "
-            f"{_label(classes, int(np.argmax(weighted)))!r}); at least 2 classes are needed."
-        )
 
 
 @contextlib.contextmanager
@@ -89,6 +36,33 @@ def _blas_single_thread(active):
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+# From the scores Z = X W^T + B (n_samples, 1 or n_classes) to each method's output.
+# Module-level functions of ndarrays, so that Dask can run them on every chunk.
+
+
+def _scores(Z):
+    return Z[:, 0] if Z.shape[1] == 1 else Z
+
+
+def _proba(Z):
+    if Z.shape[1] == 1:
+        p = sigmoid(Z[:, 0])
+        return np.column_stack([1 - p, p])
+    return softmax(Z, copy=False)
+
+
+def _log_proba(Z):
+    if Z.shape[1] == 1:
+        Z = np.column_stack([np.zeros_like(Z[:, 0]), Z[:, 0]])
+    zmax = Z.max(axis=1, keepdims=True)
+    return Z - zmax - np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True))
+
+
+def _labels(Z, classes):
+    idx = (Z[:, 0] > 0).astype(np.intp) if Z.shape[1] == 1 else Z.argmax(axis=1)
+    return classes[idx]
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -196,7 +170,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     # -- helpers -----------------------------------------------------------------
@@ -208,9 +182,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_jobs must be a positive integer, -1 or None; got {self.n_jobs}.")
         return int(self.n_jobs)
 
-    def _backend_module(self, X):
-        name = resolve_backend_name(self.backend, X.shape[0], X.shape[1])
-        return name, get_backend(name)
+    def _backend_for(self, X):
+        """``(name, backend)`` for X in its kernel form (see :func:`backend_for`)."""
+        kind = input_kind(X)
+        size = None if kind == "dask" else n_elements(X)
+        return backend_for(self.backend, kind, size, self._n_threads())
+
+    def _dense_coef(self):
+        """``coef_`` as an ndarray, also after :meth:`sparsify`."""
+        coef = self.coef_
+        return coef.toarray() if sp.issparse(coef) else np.asarray(coef)
 
     # -- fit -----------------------------------------------------------------------
 
@@ -220,8 +201,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, Dask array} of shape (n_samples, n_features)
             float32 stays float32; a C-contiguous float32/float64 array is not copied.
+            A sparse matrix is used as CSR (other formats are converted once) and is
+            never made dense. A Dask array (dense or CSR chunks, chunked along rows)
+            is fitted where its chunks live.
         y : array-like of shape (n_samples,)
             Class labels of any type, two or more classes.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -231,133 +215,104 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if _is_dask(X):  # chunks stay on the Dask workers, see fastlr._dask
-            from ._dask import fit
-
-            return fit(self, X, y, sample_weight)
-        # X's NaN/inf check is left to the first evaluation of the loss (see
-        # _solvers._check_finite): scanning X first would cost as much as an epoch.
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], order="C",
-            ensure_all_finite=False, y_numeric=False,
-        )
-        y = column_or_1d(y, warn=True)
-        if y.dtype.kind in "fc":
-            _assert_all_finite(y, input_name="y")
-        check_classification_targets(y)
-        n_samples, n_features = X.shape
-        classes = np.unique(y)
-        check_n_classes(classes)
-        n_classes = len(classes)
-        # Targets for the kernels, made once and kept small: 0/1 in X's dtype for two
-        # classes, class indices otherwise (no one-hot matrix).
-        if n_classes == 2:
-            target = (y == classes[1]).astype(X.dtype)
-        else:
-            target = np.searchsorted(classes, y)
-
-        sw = None
-        if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-            if np.any(sw < 0):
-                raise ValueError("sample_weight must be non-negative; got negative weights.")
-        if self.class_weight is not None:
-            if BALANCED_COUNTS_WEIGHTED:
-                cw = compute_class_weight(self.class_weight, classes=classes, y=y,
-                                          sample_weight=sw)
-            else:
-                cw = compute_class_weight(self.class_weight, classes=classes, y=y)
-            cw = np.asarray(cw, dtype=X.dtype)[target.astype(np.intp, copy=False)]
-            sw = cw if sw is None else sw * cw
-        sw_sum = float(n_samples)
-        if sw is not None:
-            sw_sum = float(np.sum(sw, dtype=np.float64))
-            check_weight_totals(sw_sum, np.bincount(target.astype(np.intp, copy=False),
-                                                    weights=sw, minlength=n_classes), classes)
-
-        self.classes_ = classes
+        data = fit_data(self, X, y, sample_weight)
+        self.classes_ = data.classes
         C = float(self.C)
-        l2 = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
+        l2 = 0.0 if np.isinf(C) else 1.0 / (C * data.sw_sum)
         n_threads = self._n_threads()
-        backend_name, backend = self._backend_module(X)
+        backend_name, backend = self._backend_for(data.X)
         self.backend_ = backend_name
-
-        objective = LogisticObjective(backend, X, target, sw, n_classes, self.fit_intercept,
-                                      l2, n_threads)
+        objective = LogisticObjective(backend, data.X, data.target, data.sample_weight,
+                                      data.n_classes, self.fit_intercept, l2, n_threads,
+                                      sw_sum=data.sw_sum)
         with _blas_single_thread(backend_name == "numba"):
-            self._solve(objective, X, sw, l2)
-        return self
-
-    def _solve(self, objective, X, sw, l2):
-        """Run the chosen solver on ``objective`` and store the fitted attributes.
-
-        Shared by in-memory and Dask fits (``X`` may be a Dask array: it is only read
-        here for ``learning_rate="auto"``).
-        """
-        coef0 = np.zeros(objective.n_coef)
-        if self.warm_start and hasattr(self, "coef_"):
-            W_prev = np.asarray(self.coef_, dtype=np.float64)
-            if W_prev.shape == (objective.n_rows, objective.n_features):
-                coef0 = objective.pack(W_prev, getattr(self, "intercept_", 0.0))
-        if self.solver == "lbfgs":
-            res = _solvers.lbfgs(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                                 verbose=self.verbose)
-        else:
-            lr = self.learning_rate
-            if lr == "auto":
-                lr = _solvers.gd_auto_learning_rate(X, self.fit_intercept, l2, sw,
-                                                    objective.n_classes)
-            res = _solvers.gd(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                              learning_rate=float(lr), verbose=self.verbose)
+            res = self._solve(objective, data, l2)
         W, B = objective.unpack(res.coef)
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(B))):  # defensive
             raise ValueError("The fit produced non-finite coefficients; rescale X.")
-        self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
-        self.intercept_ = np.asarray(B, dtype=X.dtype).copy()
+        self.coef_ = np.ascontiguousarray(W, dtype=data.dtype)
+        self.intercept_ = np.asarray(B, dtype=data.dtype).copy()
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.loss_curve_ = res.loss_curve
+        return self
+
+    def _solve(self, objective, data, l2):
+        """Run the chosen solver on ``objective``; returns its ``SolverResult``."""
+        coef0 = np.zeros(objective.n_coef)
+        if self.warm_start and hasattr(self, "coef_"):
+            W_prev = self._dense_coef().astype(np.float64)
+            if W_prev.shape == (objective.n_rows, objective.n_features):
+                coef0 = objective.pack(W_prev, getattr(self, "intercept_", 0.0))
+        if self.solver == "lbfgs":
+            return _solvers.lbfgs(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                                  verbose=self.verbose)
+        lr = self.learning_rate
+        if lr == "auto":
+            lr = _solvers.gd_auto_learning_rate(
+                mean_row_sq_norm(data.X, data.sample_weight), self.fit_intercept, l2,
+                data.n_classes,
+            )
+        return _solvers.gd(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                           learning_rate=float(lr), verbose=self.verbose)
+
+    # -- sparse coefficients ---------------------------------------------------------
+
+    def sparsify(self):
+        """Store ``coef_`` as a ``scipy.sparse`` CSR matrix (as scikit-learn does).
+
+        Worth it when most coefficients are zero; prediction works the same either
+        way. Returns self.
+        """
+        check_is_fitted(self, "coef_")
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Store ``coef_`` as an ndarray again (the default). Returns self."""
+        check_is_fitted(self, "coef_")
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
 
     # -- predict -------------------------------------------------------------------
 
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                             ensure_all_finite=True, reset=False)
+    def _predict(self, X, finish, n_columns, dtype=None):
+        """``finish(X W^T + B)`` for any kind of X; lazy, chunk by chunk, for Dask.
+
+        n_columns : None for a 1-D output, else the output's number of columns
+        dtype : the output's dtype (default: the scores')
+        """
+        X = predict_data(self, X)
+        _, backend = self._backend_for(X)
+        Z = backend.linear_predict(X, self._dense_coef(), self.intercept_,
+                                   n_threads=self._n_threads())
+        if not is_dask(X):
+            return finish(Z)
+        dtype = Z.dtype if dtype is None else dtype
+        if n_columns is None:
+            return Z.map_blocks(finish, drop_axis=1, meta=np.empty((0,), dtype=dtype))
+        return Z.map_blocks(finish, chunks=(Z.chunks[0], (n_columns,)),
+                            meta=np.empty((0, 0), dtype=dtype))
 
     def decision_function(self, X):
         """Raw scores ``X W^T + B``: shape (n_samples,) for two classes, else
-        (n_samples, n_classes)."""
-        if _is_dask(X):
-            return _dask_predict(self, "decision_function", X)
-        X = self._check_X(X)
-        _, backend = self._backend_module(X)
-        Z = backend.linear_predict(X, self.coef_, self.intercept_, n_threads=self._n_threads())
-        return Z[:, 0] if Z.shape[1] == 1 else Z
+        (n_samples, n_classes). Dense for every kind of X."""
+        check_is_fitted(self)
+        k = self.intercept_.shape[0]
+        return self._predict(X, _scores, None if k == 1 else k)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns as ``classes_``."""
-        if _is_dask(X):
-            return _dask_predict(self, "predict_proba", X)
-        Z = self.decision_function(X)
-        if Z.ndim == 1:
-            p = sigmoid(Z)
-            return np.column_stack([1 - p, p])
-        return softmax(Z, copy=False)
+        check_is_fitted(self)
+        return self._predict(X, _proba, len(self.classes_))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably."""
-        if _is_dask(X):
-            return _dask_predict(self, "predict_log_proba", X)
-        Z = self.decision_function(X)
-        if Z.ndim == 1:
-            Z = np.column_stack([np.zeros_like(Z), Z])
-        zmax = Z.max(axis=1, keepdims=True)
-        return Z - zmax - np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True))
+        check_is_fitted(self)
+        return self._predict(X, _log_proba, len(self.classes_))
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,)."""
-        if _is_dask(X):
-            return _dask_predict(self, "predict", X)
-        Z = self.decision_function(X)
-        idx = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
-        return self.classes_[idx]
+        check_is_fitted(self)
+        return self._predict(X, functools.partial(_labels, classes=self.classes_), None,
+                             self.classes_.dtype)

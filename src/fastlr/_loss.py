@@ -19,6 +19,21 @@ penalty.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+
+
+def input_error(X):
+    """A message naming the problem if X holds NaN or infinity, else None.
+
+    X is a dense ndarray or a CSR matrix (its stored values are searched). A Dask X
+    was searched before its fit started, in the same pass that found the classes.
+    """
+    if hasattr(X, "__dask_graph__"):
+        return None
+    values = X.data if sp.issparse(X) else X
+    with np.errstate(invalid="ignore"):
+        finite = bool(np.all(np.isfinite(values)))
+    return None if finite else "Input X contains NaN or infinity."
 
 
 class LogisticObjective:
@@ -28,7 +43,8 @@ class LogisticObjective:
     ----------
     backend : module
         A backend from :mod:`fastlr.backends` (``binary_sums``/``multinomial_sums``).
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray, CSR matrix or Dask array of shape (n_samples, n_features)
+        Whatever ``backend`` takes.
     y : ndarray of shape (n_samples,)
         Binary: floats in {0, 1} (dtype of X). Multinomial: integer class indices.
     sample_weight : ndarray of shape (n_samples,) or None
@@ -42,13 +58,16 @@ class LogisticObjective:
     multinomial : bool or None
         Force the multinomial (softmax) model even for two classes; by default it is
         used for more than two.
+    sw_sum : float or None
+        The total sample weight when the caller knows it already (computed here
+        otherwise).
 
     The flat vector is ``[w, b]`` (binary) or ``[W.ravel(), B]`` (multinomial), with
     ``b``/``B`` present only when ``fit_intercept``.
     """
 
     def __init__(self, backend, X, y, sample_weight, n_classes, fit_intercept, l2,
-                 n_threads=None, multinomial=None):
+                 n_threads=None, multinomial=None, sw_sum=None):
         self.backend = backend
         self.n_features = X.shape[1]
         self.n_classes = n_classes
@@ -56,7 +75,9 @@ class LogisticObjective:
         self.fit_intercept = fit_intercept
         self.l2 = float(l2)
         self.n_threads = n_threads
-        if sample_weight is None:
+        if sw_sum is not None:
+            self.sw_sum = float(sw_sum)
+        elif sample_weight is None:
             self.sw_sum = float(X.shape[0])
         else:
             self.sw_sum = float(np.sum(sample_weight, dtype=np.float64))
@@ -70,10 +91,7 @@ class LogisticObjective:
 
     def input_error(self):
         """A message naming the problem if X holds NaN or infinity, else None."""
-        X = self._X_input
-        with np.errstate(invalid="ignore"):
-            finite = bool(np.all(np.isfinite(X)))
-        return None if finite else "Input X contains NaN or infinity."
+        return input_error(self._X_input)
 
     @property
     def n_coef(self):

@@ -113,15 +113,15 @@ def gd(objective, coef0, *, tol, max_iter, learning_rate, verbose=0):
     return SolverResult(coef, max(it, 0), converged, loss_curve)
 
 
-def gd_auto_learning_rate(X, fit_intercept, l2, sample_weight=None, n_classes=2):
+def gd_auto_learning_rate(mean_sq_norm, fit_intercept, l2, n_classes=2):
     """A step size that cannot diverge: 1 / L for the objective's Lipschitz constant.
 
     The Hessian of the mean log-loss is ``sum_i s_i h_i x_i x_i^T / sum_i s_i`` with
     ``h_i <= c`` (``c = 1/4`` for the sigmoid, ``1/2`` for the softmax), so its largest
     eigenvalue is at most ``c`` times its trace, the weighted mean of
     ``||x_i||^2 (+ 1 for the intercept)``; the penalty adds ``l2``.
+
+    mean_sq_norm : float, the (sample-weighted) mean of ``||x_i||^2``
     """
-    sq = np.einsum("ij,ij->i", X, X, dtype=np.float64) + float(fit_intercept)
-    mean_sq = float(np.average(sq, weights=sample_weight))
     c = 0.25 if n_classes == 2 else 0.5
-    return 1.0 / max(c * mean_sq + l2, 1e-12)
+    return 1.0 / max(c * (mean_sq_norm + float(fit_intercept)) + l2, 1e-12)

@@ -26,74 +26,53 @@ the penalty, see :mod:`fastlr._loss`):
 
 ``is_available() -> bool`` and ``NAME``.
 
-Modules are imported lazily: importing :mod:`fastlr` imports neither Numba nor CUDA.
+``X`` is a C-contiguous ndarray or a ``scipy.sparse`` CSR matrix whose structure the
+caller has checked (:func:`fastlr._data.check_csr`); outputs are dense either way.
+
+Dask arrays are not a backend of their own name: :func:`backend_for` wraps the
+in-memory backend chosen for the chunks in a
+:class:`fastlr.backends.dask_backend.DaskSums`, which fulfils the same contract.
+
+Modules are imported lazily: importing :mod:`fastlr` imports neither Numba, CUDA nor
+Dask.
 """
 
 from __future__ import annotations
 
-import importlib
+from ._registry import (
+    AUTO_NUMBA_MIN_ELEMENTS,
+    available_backends,
+    backend_names,
+    get_backend,
+    resolve_backend_name,
+)
 
-_MODULES = {
-    "numpy": "fastlr.backends.numpy_backend",
-    "numba": "fastlr.backends.numba",
-    "cuda": "fastlr.backends.cuda",
-}
-
-# Below this many elements of X (n_samples * n_features) "auto" uses NumPy. Per call
-# the warm Numba kernel is faster even there (1.6-1.8x at 5,000-50,000 elements on 2
-# cores), but a whole fit of such a problem takes milliseconds in NumPy, less than a
-# new process spends importing Numba and loading the compiled kernels (about 0.5 s,
-# scripts/bench_cpu.py's start-up section).
-AUTO_NUMBA_MIN_ELEMENTS = 50_000
-
-_availability: dict[str, bool] = {}
-
-
-def backend_names():
-    """All backend names fastlr knows about (available or not)."""
-    return tuple(_MODULES)
+__all__ = [
+    "AUTO_NUMBA_MIN_ELEMENTS",
+    "available_backends",
+    "backend_for",
+    "backend_names",
+    "get_backend",
+    "resolve_backend_name",
+]
 
 
-def _module(name):
-    return importlib.import_module(_MODULES[name])
+def backend_for(name, kind, n_elements=None, n_jobs=None):
+    """The backend that computes the sums for an X of this kind: ``(name_used, backend)``.
 
-
-def _is_available(name):
-    if name not in _availability:
-        try:
-            _availability[name] = bool(_module(name).is_available())
-        except Exception:  # an optional dependency that fails to import
-            _availability[name] = False
-    return _availability[name]
-
-
-def available_backends():
-    """Names of the backends usable on this machine, e.g. ``("numpy", "numba")``.
-
-    ``"cuda"`` is listed only where numba-cuda finds a usable GPU.
+    name : "auto" or a backend name
+    kind : "dense", "csr" or "dask" (see :func:`fastlr._data.input_kind`)
+    n_elements : stored elements of X (in-memory kinds), for "auto"
+    n_jobs : Numba threads per chunk kernel (Dask only; in memory the objective passes
+        its own thread count at every call)
     """
-    return tuple(name for name in _MODULES if _is_available(name))
+    if kind != "dask":
+        resolved = resolve_backend_name(name, n_elements)
+        return resolved, get_backend(resolved)
+    if name == "cuda":
+        raise ValueError("backend='cuda' does not run on Dask arrays; use 'auto', "
+                         "'numba' or 'numpy'.")
+    kernel = resolve_backend_name("numba" if name == "auto" else name)
+    from .dask_backend import DaskSums, client
 
-
-def resolve_backend_name(name, n_samples=None, n_features=None):
-    """Turn ``"auto"`` (or an explicit name) into a concrete, available backend name."""
-    if name == "auto":
-        if n_samples is not None and n_features is not None:
-            if n_samples * n_features < AUTO_NUMBA_MIN_ELEMENTS:
-                return "numpy"
-        return "numba" if _is_available("numba") else "numpy"
-    if name not in _MODULES:
-        raise ValueError(
-            f"Unknown backend {name!r}; expected 'auto' or one of {backend_names()}."
-        )
-    if not _is_available(name):
-        raise ValueError(
-            f"Backend {name!r} is not available on this machine; available backends "
-            f"are {available_backends()}."
-        )
-    return name
-
-
-def get_backend(name="auto", n_samples=None, n_features=None):
-    """Return the backend module for ``name`` (``"auto"`` picks one by problem size)."""
-    return _module(resolve_backend_name(name, n_samples, n_features))
+    return f"dask+{kernel}", DaskSums(kernel, client(), n_jobs)

@@ -13,11 +13,12 @@ import threading
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 da = pytest.importorskip("dask.array")
 
 from fastlr import LogisticRegression  # noqa: E402
-from fastlr import _dask  # noqa: E402
+from fastlr.backends import dask_backend  # noqa: E402
 
 N, P, CHUNK = 6000, 6, 1000
 TIGHT = {"tol": 1e-10, "max_iter": 500}
@@ -110,13 +111,13 @@ def test_gd_without_intercept_matches_in_memory(client):
 
 
 def test_local_scheduler_without_client():
-    assert _dask._client() is None
+    assert dask_backend.client() is None
     X, y = make_data(5, n_classes=3)
     ref = LogisticRegression(**TIGHT, **NUMBA).fit(X, y)
     est = LogisticRegression(**TIGHT).fit(*to_dask(X, y))
     assert_same_model(est, ref)
     with pytest.MonkeyPatch.context() as mp:  # coefficients as a separate graph node
-        mp.setattr(_dask, "INLINE_COEF_BYTES", 0)
+        mp.setattr(dask_backend, "INLINE_COEF_BYTES", 0)
         assert_same_model(LogisticRegression(**TIGHT).fit(*to_dask(X, y)), ref)
     proba = est.predict_proba(da.from_array(X, chunks=(700, -1)))
     np.testing.assert_allclose(proba.compute(scheduler="sync"), ref.predict_proba(X),
@@ -126,8 +127,8 @@ def test_local_scheduler_without_client():
 def test_large_coefficients_and_many_partials(client, monkeypatch):
     # the paths taken past the size limits: coefficients sent once per evaluation, and
     # each worker adding up its own chunks before the client adds the workers' sums
-    monkeypatch.setattr(_dask, "INLINE_COEF_BYTES", 0)
-    monkeypatch.setattr(_dask, "STACKED_PARTIALS_BYTES", 0)
+    monkeypatch.setattr(dask_backend, "INLINE_COEF_BYTES", 0)
+    monkeypatch.setattr(dask_backend, "STACKED_PARTIALS_BYTES", 0)
     X, y = make_data(13, n_classes=3)
     ref = LogisticRegression(**TIGHT, **NUMBA).fit(X, y)
     assert_same_model(LogisticRegression(**TIGHT).fit(*to_dask(X, y)), ref)
@@ -168,9 +169,9 @@ def test_X_is_never_gathered(client, monkeypatch):
 
 def test_chunk_tasks_use_the_worker_threads(client):
     # single-threaded workers: every chunk kernel gets exactly one Numba thread
-    assert client.submit(_dask.task_threads, None, pure=False).result() == 1
-    assert client.submit(_dask.task_threads, 4, pure=False).result() == 1
-    assert _dask.task_threads(3) == 3  # off a worker: the estimator's n_jobs
+    assert client.submit(dask_backend.task_threads, None, pure=False).result() == 1
+    assert client.submit(dask_backend.task_threads, 4, pure=False).result() == 1
+    assert dask_backend.task_threads(3) == 3  # off a worker: the estimator's n_jobs
 
 
 # ---------------------------------------------------------------------------------
@@ -199,6 +200,61 @@ def test_predictions_are_lazy_and_match(client, n_classes):
     np.testing.assert_array_equal(ref.predict(Xd).compute(), ref.predict(X))
     with pytest.raises(ValueError, match="expecting 6 features"):
         est.predict(Xd[:, :4])
+
+
+# ---------------------------------------------------------------------------------
+# Chunks that are scipy.sparse CSR matrices
+# ---------------------------------------------------------------------------------
+
+
+def sparse_data(seed, n_classes=2):
+    X, y = make_data(seed, n_classes=n_classes)
+    X[np.abs(X) < 1.0] = 0  # about two thirds zeros
+    X[123] = 0  # an empty row
+    return X, y
+
+
+def to_dask_csr(X, chunk=CHUNK):
+    """X as a Dask array whose chunks are CSR matrices (never dense on the workers'
+    side of the fit)."""
+    return da.from_array(X, chunks=(chunk, -1)).map_blocks(
+        sp.csr_matrix, dtype=X.dtype, meta=sp.csr_matrix((0, 0), dtype=X.dtype))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_csr_chunks_match_in_memory(client, n_classes):
+    X, y = sparse_data(20, n_classes)
+    ref = LogisticRegression(**TIGHT, **NUMBA).fit(sp.csr_matrix(X), y)
+    Xd = to_dask_csr(X)
+    (yd,) = to_dask(y)
+    est = LogisticRegression(**TIGHT).fit(Xd, yd)
+    assert est.backend_ == "dask+numba"
+    assert_same_model(est, ref)
+    np.testing.assert_allclose(est.predict_proba(Xd).compute(), ref.predict_proba(X),
+                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(est.decision_function(Xd).compute(),
+                               ref.decision_function(X), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(est.predict(Xd).compute(), ref.predict(X))
+
+
+def test_csr_chunks_local_scheduler_and_gd():
+    X, y = sparse_data(21)
+    Xd = to_dask_csr(X)
+    (yd,) = to_dask(y)
+    assert dask_backend.client() is None
+    ref = LogisticRegression(**TIGHT, **NUMBA).fit(sp.csr_matrix(X), y)
+    assert_same_model(LogisticRegression(**TIGHT).fit(Xd, yd), ref)
+    gd_ref = LogisticRegression(solver="gd", max_iter=50, **NUMBA).fit(X, y)
+    with pytest.warns(Warning):  # 50 steps do not converge
+        gd = LogisticRegression(solver="gd", max_iter=50).fit(Xd, yd)
+    assert_same_model(gd, gd_ref, rtol=1e-9)
+
+
+def test_csr_chunk_with_nan_is_named(client):
+    X, y = sparse_data(22)
+    X[4321, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        LogisticRegression().fit(to_dask_csr(X), to_dask(y)[0])
 
 
 # ---------------------------------------------------------------------------------
@@ -262,7 +318,7 @@ def test_fit_survives_a_killed_worker(client, monkeypatch, when):
     undisturbed = LogisticRegression(**TIGHT).fit(Xd, yd)
 
     calls = []
-    reduce = _dask.DaskSums._reduce
+    reduce = dask_backend.DaskSums._reduce
 
     def reduce_and_kill(self, *args):
         calls.append(1)
@@ -278,7 +334,7 @@ def test_fit_survives_a_killed_worker(client, monkeypatch, when):
                 os.kill(pids[victim], signal.SIGKILL)
         return reduce(self, *args)
 
-    monkeypatch.setattr(_dask.DaskSums, "_reduce", reduce_and_kill)
+    monkeypatch.setattr(dask_backend.DaskSums, "_reduce", reduce_and_kill)
     est = LogisticRegression(**TIGHT).fit(Xd, yd)
     monkeypatch.undo()
     assert len(calls) > 3  # the fit went on after the worker died

@@ -1,7 +1,9 @@
-"""Fitting and predicting on Dask arrays: the data stays where its chunks live.
+"""The backend contract on Dask arrays: the data stays where its chunks live.
 
-``LogisticRegression.fit`` hands a Dask input to :func:`fit`. The rows of X are split
-into chunks (Dask's row chunks), each held by some worker. One evaluation of the
+:func:`fastlr._data.fit_data` checks and persists a Dask input; the registry
+(:func:`fastlr.backends.backend_for`) then hands the objective a :class:`DaskSums`.
+The rows of X are split into chunks (Dask's row chunks), each held by some worker and
+each a dense ndarray or a ``scipy.sparse`` CSR matrix. One evaluation of the
 objective is then::
 
     client                          workers
@@ -42,25 +44,20 @@ Dask's local schedulers (no distributed client) the chunk tasks take turns the s
 way and each kernel uses ``n_jobs`` threads (None: all of Numba's).
 
 This module imports Dask; :mod:`fastlr` imports it only when it is given a Dask input.
+It never imports the estimator: the chunk functions below take arrays and
+coefficients, and the estimator turns the lazy scores of :meth:`DaskSums.linear_predict`
+into probabilities or labels itself.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
-import warnings
 
 import dask
-import dask.array as da
 import numpy as np
-from sklearn.exceptions import DataConversionWarning
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+import scipy.sparse as sp
 
-from ._estimator import BALANCED_COUNTS_WEIGHTED, check_n_classes, check_weight_totals
-from ._loss import LogisticObjective
-from .backends import get_backend, resolve_backend_name
+from ._registry import get_backend
 
 # Partial sums per node of the reduction tree (local schedulers).
 SPLIT_EVERY = 8
@@ -72,13 +69,12 @@ STACKED_PARTIALS_BYTES = 32 * 2**20
 INLINE_COEF_BYTES = 64 * 1024
 
 
-
 # ---------------------------------------------------------------------------------
 # Scheduler helpers
 # ---------------------------------------------------------------------------------
 
 
-def _client():
+def client():
     """The default ``distributed.Client``, or None (Dask's local schedulers)."""
     try:
         from distributed import default_client
@@ -90,13 +86,13 @@ def _client():
         return None
 
 
-def _compute(client, *objs):
+def compute(client, *objs):
     if client is not None:
         return tuple(client.compute(list(objs), sync=True, optimize_graph=False))
     return dask.compute(*objs, optimize_graph=False)
 
 
-def _persist(client, *arrays):
+def persist(client, *arrays):
     todo = [a for a in arrays if a is not None]
     done = iter(client.persist(todo) if client is not None else dask.persist(*todo))
     return tuple(None if a is None else next(done) for a in arrays)
@@ -210,7 +206,7 @@ def _chunks_sums(kernel, n_jobs, Xs, ys, ss, W, B, stack=True):
     out = np.zeros((len(Xs), k, p + 2))
     with _chunk_context(kernel, n_jobs) as n_threads:
         for c, X in enumerate(Xs):
-            X = np.ascontiguousarray(X)
+            X = as_kernel_input(X)
             s = None if ss is None else ss[c]
             if k == 1:
                 J, dw, db = backend.binary_sums(X, ys[c], s, W[0], B[0],
@@ -239,27 +235,18 @@ def _add(*parts):
     return total
 
 
-def _encode_chunk(y, classes, binary, dtype):
-    """Labels -> class indices (multinomial) or {0, 1} in X's dtype (binary)."""
-    idx = np.searchsorted(classes, y)
-    return (idx == 1).astype(dtype) if binary else idx.astype(np.intp)
-
-
-def _take_chunk(idx, values):
-    return values[np.asarray(idx, dtype=np.intp)]
-
-
 def _linear_predict_chunk(X, kernel, n_jobs, W, B):
     with _chunk_context(kernel, n_jobs) as n_threads:
-        return get_backend(kernel).linear_predict(np.ascontiguousarray(X), W, B,
+        return get_backend(kernel).linear_predict(as_kernel_input(X), W, B,
                                                   n_threads=n_threads)
 
 
-def _predict_chunk(X, est, method):
-    est = copy.copy(est)
-    with _chunk_context(getattr(est, "backend", "auto"), est._n_threads()) as n_threads:
-        est.n_jobs = n_threads
-        return getattr(est, method)(X)
+def as_kernel_input(X):
+    """A chunk as the in-memory kernels take it: CSR stays CSR (other sparse formats
+    become CSR), anything else a C-contiguous ndarray."""
+    if sp.issparse(X):
+        return X if X.format == "csr" else X.tocsr()
+    return np.ascontiguousarray(X)
 
 
 # ---------------------------------------------------------------------------------
@@ -293,7 +280,7 @@ class _Chunks:
 
 class DaskSums:
     """The backend contract (``binary_sums``, ``multinomial_sums``, ``linear_predict``)
-    on Dask arrays chunked along rows.
+    on Dask arrays chunked along rows, the chunks dense or CSR.
 
     Parameters
     ----------
@@ -340,7 +327,7 @@ class DaskSums:
         while len(parts) > self.split_every:
             parts = [add(*parts[i : i + self.split_every])
                      for i in range(0, len(parts), self.split_every)]
-        return _add(*_compute(None, *parts))  # the tree's root
+        return _add(*compute(None, *parts))  # the tree's root
 
     def _per_worker_sum(self, live, X, y, s, W, B):
         """Distributed: one task per worker, over the chunks that worker holds.
@@ -391,7 +378,7 @@ class DaskSums:
         return float(total[0, p + 1]), total[:, :p].copy(), total[:, p].copy()
 
     def linear_predict(self, X, W, B, n_threads=None):
-        """Lazy ``X W^T + B`` of shape (n_samples, n_classes), in X's dtype."""
+        """Lazy ``X W^T + B`` of shape (n_samples, n_classes), dense, in X's dtype."""
         W = np.atleast_2d(np.asarray(W, dtype=np.float64))
         B = np.atleast_1d(np.asarray(B, dtype=np.float64))
         return X.map_blocks(_linear_predict_chunk, self.kernel, self.n_jobs, W, B,
@@ -399,170 +386,3 @@ class DaskSums:
                             meta=np.empty((0, 0), dtype=X.dtype))
 
 
-# ---------------------------------------------------------------------------------
-# Input checks
-# ---------------------------------------------------------------------------------
-
-
-def _as_dask_array(a, name):
-    if hasattr(a, "to_dask_array"):  # a Dask DataFrame or Series
-        a = a.to_dask_array(lengths=True)
-    if not isinstance(a, da.Array):
-        raise TypeError(f"{name} must be a Dask array; got {type(a).__name__}.")
-    if any(np.isnan(c) for dim in a.chunks for c in dim):
-        raise ValueError(
-            f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() (or "
-            "to_dask_array(lengths=True) on a DataFrame) before fitting."
-        )
-    return a
-
-
-def _check_X(X, n_features=None):
-    X = _as_dask_array(X, "X")
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2-D array for X; got {X.ndim} dimension(s).")
-    n_samples, p = X.shape
-    if n_samples == 0 or p == 0:
-        raise ValueError(f"Found array with shape {X.shape}; at least 1 sample and 1 "
-                         "feature are needed.")
-    if n_features is not None and p != n_features:
-        raise ValueError(f"X has {p} features, but LogisticRegression is expecting "
-                         f"{n_features} features as input.")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if len(X.chunks[1]) > 1:
-        warnings.warn(
-            f"X is chunked along its columns ({len(X.chunks[1])} column chunks); "
-            "fastlr needs whole rows in every chunk and rechunks X to one column chunk. "
-            "Chunk X along rows only (e.g. chunks=(100_000, -1)) to avoid this copy.",
-            UserWarning,
-            stacklevel=5,
-        )
-        X = X.rechunk({1: -1})
-    return X
-
-
-def _check_rows(a, name, X, dtype=None):
-    """y or sample_weight as a 1-D Dask array with X's row chunks."""
-    n = X.shape[0]
-    if a is not None and not hasattr(a, "__dask_graph__"):
-        a = np.asarray(a)
-        if a.ndim == 0 and name == "sample_weight":
-            a = np.full(n, a, dtype=dtype)
-        a = da.from_array(a, chunks=(X.chunks[0],) + a.shape[1:])
-    a = _as_dask_array(a, name)
-    if a.ndim == 2 and a.shape[1] == 1:
-        warnings.warn(f"A column-vector {name} was passed when a 1d array was expected.",
-                      DataConversionWarning, stacklevel=5)
-        a = a[:, 0]
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {a.shape}.")
-    if a.shape[0] != n:
-        raise ValueError(f"Found input variables with inconsistent numbers of samples: "
-                         f"X has {n} rows, {name} has {a.shape[0]}.")
-    if dtype is not None and a.dtype != dtype:
-        a = a.astype(dtype)
-    if a.chunks[0] != X.chunks[0]:
-        a = a.rechunk((X.chunks[0],))
-    return a
-
-
-def _class_weights(class_weight, classes, counts):
-    """Per-class weights as :func:`sklearn.utils.class_weight.compute_class_weight`,
-    from per-class (weighted) counts instead of the labels."""
-    if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = np.asarray(counts, dtype=np.float64)
-        return counts.sum() / (len(classes) * counts)
-    return compute_class_weight(class_weight, classes=classes, y=classes)
-
-
-# ---------------------------------------------------------------------------------
-# Estimator hooks
-# ---------------------------------------------------------------------------------
-
-
-def fit(est, X, y, sample_weight=None):
-    """``est.fit`` for Dask inputs: the same checks and the same model as in memory."""
-    client = _client()
-    X = _check_X(X)
-    n_samples, n_features = X.shape
-    y = _check_rows(y, "y", X)
-    sw = None if sample_weight is None else _check_rows(sample_weight, "sample_weight",
-                                                       X, X.dtype)
-    kernel = "numba" if est.backend == "auto" else est.backend
-    if kernel == "cuda":
-        raise ValueError("backend='cuda' does not run on Dask arrays; use 'auto', "
-                         "'numba' or 'numpy'.")
-    kernel = resolve_backend_name(kernel)
-
-    # X stays in the workers' memory for the whole fit (persist returns at once with a
-    # client); the classes and the checks that need no classes share one pass.
-    (X,) = _persist(client, X)
-    first = [*da.unique(y, return_counts=True), da.isfinite(X).all()]
-    if sw is not None:
-        first += [da.isfinite(sw).all(), (sw < 0).any()]
-    classes, counts, X_finite, *sw_checks = _compute(client, *first)
-    if not X_finite:
-        raise ValueError("Input X contains NaN or infinity.")
-    if sw is not None:
-        if not sw_checks[0]:
-            raise ValueError("Input sample_weight contains NaN or infinity.")
-        if sw_checks[1]:
-            raise ValueError("sample_weight must be non-negative; got negative weights.")
-    check_classification_targets(classes)  # names y if it holds NaN
-    check_n_classes(classes)
-    n_classes = len(classes)
-
-    # Labels -> targets per chunk, class weights folded into the sample weights.
-    binary = n_classes == 2
-    meta = np.empty((0,), dtype=X.dtype if binary else np.intp)
-    target = y.map_blocks(_encode_chunk, classes, binary, X.dtype, meta=meta)
-    y_idx = target.astype(np.intp) if binary else target
-    if est.class_weight is not None:
-        if sw is not None and BALANCED_COUNTS_WEIGHTED and est.class_weight == "balanced":
-            (counts,) = _compute(client, da.bincount(y_idx, weights=sw,
-                                                     minlength=n_classes))
-        cw = np.asarray(_class_weights(est.class_weight, classes, counts), dtype=X.dtype)
-        cw_rows = y_idx.map_blocks(_take_chunk, cw, meta=np.empty((0,), dtype=X.dtype))
-        sw = cw_rows if sw is None else sw * cw_rows
-    target, sw = _persist(client, target, sw)
-
-    sw_sum = float(n_samples)
-    if sw is not None:
-        y_idx = target.astype(np.intp) if binary else target
-        sw_sum, per_class = _compute(client, da.sum(sw, dtype=np.float64),
-                                     da.bincount(y_idx, weights=sw, minlength=n_classes))
-        sw_sum = float(sw_sum)
-        check_weight_totals(sw_sum, per_class, classes)
-
-    est.classes_ = classes
-    C = float(est.C)
-    l2 = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
-    n_jobs = est._n_threads()
-    backend = DaskSums(kernel, client, n_jobs)
-    objective = LogisticObjective(backend, X, target, sw, n_classes, est.fit_intercept,
-                                  l2, n_jobs)
-    est._solve(objective, X, sw, l2)
-    est.n_features_in_ = n_features
-    if hasattr(est, "feature_names_in_"):
-        del est.feature_names_in_
-    est.backend_ = f"dask+{kernel}"
-    return est
-
-
-def predict(est, method, X):
-    """``est.<method>(X)`` for a Dask array X: a lazy Dask array, one task per row chunk.
-
-    method : {"decision_function", "predict_proba", "predict_log_proba", "predict"}
-    """
-    check_is_fitted(est)
-    X = _check_X(X, est.n_features_in_)
-    n_classes = len(est.classes_)
-    if method == "predict":
-        kwargs = {"drop_axis": 1, "meta": np.empty((0,), dtype=est.classes_.dtype)}
-    elif method == "decision_function" and est.coef_.shape[0] == 1:
-        kwargs = {"drop_axis": 1, "meta": np.empty((0,), dtype=X.dtype)}
-    else:
-        kwargs = {"chunks": (X.chunks[0], (n_classes,)),
-                  "meta": np.empty((0, 0), dtype=X.dtype)}
-    return X.map_blocks(_predict_chunk, est, method, **kwargs)

@@ -333,12 +333,13 @@ def _rows_launch_config(
             f"lanes_per_row must be a power of two in [{min_lanes}, 32] dividing "
             f"threads_per_block={threads_per_block}, got {lanes_per_row}."
         )
+    max_batch = min(lanes_per_row, row_kernels._MAX_BATCH)
     if rows_per_group is None:
-        rows_per_group = min(lanes_per_row, _ROWS_PER_GROUP)
-    elif not 1 <= rows_per_group <= lanes_per_row:
+        rows_per_group = min(max_batch, _ROWS_PER_GROUP)
+    elif not 1 <= rows_per_group <= max_batch:
         raise ValueError(
-            f"rows_per_group must be in [1, lanes_per_row={lanes_per_row}], "
-            f"got {rows_per_group}."
+            f"rows_per_group must be in [1, min(lanes_per_row, "
+            f"{row_kernels._MAX_BATCH}) = {max_batch}], got {rows_per_group}."
         )
     if n_blocks is not None and n_blocks < 1:
         raise ValueError(f"n_blocks must be positive, got {n_blocks}.")
@@ -498,7 +499,7 @@ _LAUNCH_DOC = """threads_per_block, n_blocks : int, optional
         a power of two up to 32.
     rows_per_group : int, optional
         Dense ``kernel="rows"`` only: rows a group takes per pass (at most
-        ``lanes_per_row``; default 8).
+        ``lanes_per_row`` and 8; default 8).
     kernel : {None, "rows", "tiles"}, optional
         Dense ``X`` only: ``None`` takes ``"rows"`` for binary problems of at most
         256 features, ``"tiles"`` otherwise."""

@@ -144,9 +144,12 @@ def _block_sum_to(out, index, v, red, tid, n_threads):
         cuda.atomic.add(out, index, total)
 
 
-# Features of one row that one lane handles in the row-per-group kernel (its share of
-# w and of the gradient stay in registers): rows of up to _ROW_REGS * 32 features fit.
+# Features of one row that one lane handles in the dense row kernel (its share of w
+# and of the gradient stay in registers): rows of up to _ROW_REGS * 32 features fit.
 _ROW_REGS = 8
+# Most rows a group takes per pass. The loops over a batch are unrolled (a constant
+# trip count), so all of a batch's loads can be in flight at once.
+_MAX_BATCH = 8
 
 
 @cuda.jit
@@ -157,7 +160,7 @@ def _rows_binary_kernel(
     has_weight,
     params,  # IN (n_features + 1,) float64: w, then b
     group,  # lanes per row: a power of two <= 32 dividing the block size
-    batch,  # rows per group and pass, <= group
+    batch,  # rows per group and pass, <= min(group, _MAX_BATCH)
     out,  # OUT (n_features + 2,) float64, zero on entry: dw, db, J; atomic adds
 ):
     """One binary epoch, a batch of rows per group of lanes, no block barrier in the loop.
@@ -166,14 +169,17 @@ def _rows_binary_kernel(
     and keeps its slice of ``w`` and of the gradient in registers. For each pass the
     group takes ``batch`` consecutive rows:
 
-    1. for each row in turn the lanes read their features (coalesced: the group reads
-       consecutive elements), multiply by ``w``, and the group adds the partial dot
-       products (:func:`_group_sum`); lane ``r`` keeps ``z`` of row ``r``;
-    2. lanes ``0 .. batch - 1`` turn their ``z`` into ``dz`` and the loss, one row
-       each, at the same time (the exp and log1p cost once per ``batch`` rows, not
-       once per row);
-    3. for each row in turn ``dz`` is broadcast to the group (:func:`_group_broadcast`)
-       and every lane adds ``dz * x`` for its features into its gradient registers,
+    1. the lanes read their features of every row of the batch (coalesced: a group
+       reads consecutive elements) and multiply them by ``w``; the loads do not depend
+       on each other, so they are all in flight at once (a lane past the last row or
+       feature reads a clamped, valid address and its product is discarded or
+       multiplied by a zero weight, so no load is conditional);
+    2. the group adds the partial dot products of each row (:func:`_group_sum`); lane
+       ``r`` keeps ``z`` of row ``r``, and lanes ``0 .. batch - 1`` turn their ``z``
+       into ``dz`` and the loss at the same time (the exp and log1p cost once per
+       batch, not once per row);
+    3. for each row ``dz`` is broadcast to the group (:func:`_group_broadcast`) and
+       every lane adds ``dz * x`` for its features into its gradient registers,
        reading the row again: a batch is a few KiB, still in L1, so ``X`` comes from
        device memory once.
 
@@ -183,17 +189,19 @@ def _rows_binary_kernel(
     acc = cuda.shared.array(_ACC_SIZE, float64)
     wl = cuda.local.array(_ROW_REGS, float64)
     gl = cuda.local.array(_ROW_REGS, float64)
+    zb = cuda.local.array(_MAX_BATCH, float64)
 
     tid = cuda.threadIdx.x
     n_threads = cuda.blockDim.x
     n_samples = X.shape[0]
     n_features = X.shape[1]
+    last_row = n_samples - 1
     part = tid % group
     slot = tid // group
     rows_per_pass = (n_threads // group) * batch
     for k in range(_ROW_REGS):
         j = part + k * group
-        wl[k] = params[j] if j < n_features else 0.0
+        wl[k] = params[j] if j < n_features else 0.0  # zero: clamped reads add nothing
         gl[k] = 0.0
     b = params[n_features]
     J = 0.0
@@ -201,18 +209,19 @@ def _rows_binary_kernel(
     n_passes = (n_samples + rows_per_pass - 1) // rows_per_pass
     for p in range(cuda.blockIdx.x, n_passes, cuda.gridDim.x):  # uniform in the block
         row0 = p * rows_per_pass + slot * batch
-        my_z = 0.0
-        for r in range(batch):
-            i = row0 + r
+        for r in range(_MAX_BATCH):
+            i = min(row0 + r, last_row)
             z = 0.0
-            if i < n_samples:
-                for k in range(_ROW_REGS):
-                    j = part + k * group
-                    if j < n_features:
-                        z += float(X[i, j]) * wl[k]
-            z = _group_sum(z, red, tid, group)
-            if part == r:
-                my_z = z
+            for k in range(_ROW_REGS):
+                j = min(part + k * group, n_features - 1)
+                z += float(X[i, j]) * wl[k]
+            zb[r] = z
+        my_z = 0.0
+        for r in range(_MAX_BATCH):
+            if r < batch:  # uniform in the block
+                z = _group_sum(zb[r], red, tid, group)
+                if part == r:
+                    my_z = z
         i = row0 + part
         my_dz = 0.0
         if part < batch and i < n_samples:
@@ -222,14 +231,13 @@ def _rows_binary_kernel(
             my_dz, loss = _binary_dz_loss(my_z + b, float(y[i]), weight)
             J += weight * loss
             db += my_dz
-        for r in range(batch):
-            dz = _group_broadcast(my_dz, r, red, tid, group)
-            i = row0 + r
-            if i < n_samples:
+        for r in range(_MAX_BATCH):
+            if r < batch:  # uniform in the block
+                dz = _group_broadcast(my_dz, r, red, tid, group)  # 0 past the last row
+                i = min(row0 + r, last_row)
                 for k in range(_ROW_REGS):
-                    j = part + k * group
-                    if j < n_features:
-                        gl[k] += dz * float(X[i, j])
+                    j = min(part + k * group, n_features - 1)
+                    gl[k] += dz * float(X[i, j])
 
     for j in range(tid, n_features, n_threads):
         acc[j] = 0.0

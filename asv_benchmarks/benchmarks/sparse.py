@@ -20,11 +20,11 @@ import numpy as np
 
 from . import estimator
 from .common import (
-    C,
     DTYPES,
     MAX_ITER,
     SPARSE_SIZES,
     TOL,
+    C,
     backends,
     sparse_classification_data,
     sparse_data,
@@ -40,6 +40,7 @@ class SparseEpoch:
 
     def setup(self, backend, shape, dtype):
         import numba
+
         from fastlr.backends import get_backend
 
         X, y = sparse_data(shape, dtype)

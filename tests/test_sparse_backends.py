@@ -233,6 +233,25 @@ def test_chunks_and_blocks(rng, n_chunks, block_rows):
                       _multinomial_scale(X, W, B, sw), RTOL)
 
 
+def test_parallel_and_serial_addition_of_partials_agree_bitwise(rng, monkeypatch):
+    X = make_csr(rng, 90, 23)
+    y, sw, w, b = _binary_problem(rng, X, np.float64, True)
+    yk = rng.integers(0, 3, 90)
+    W, B = rng.standard_normal((3, 23)), rng.standard_normal(3)
+
+    def run():
+        return (nb_sparse.binary_sums(X, y, sw, w, b, n_threads=2, n_chunks=3),
+                nb_sparse.multinomial_sums(X, yk, sw, W, B, n_threads=2, n_chunks=3))
+
+    serial = run()
+    monkeypatch.setattr(nb_sparse, "SERIAL_ADD_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(nb_sparse, "REDUCE_BLOCK", 5)  # several blocks, a ragged last one
+    parallel = run()
+    for one, other in zip(serial, parallel):
+        for u, v in zip(one, other):
+            assert np.array_equal(u, v)
+
+
 def test_chunk_bounds_balance_nonzeros():
     indptr = np.array([0, 100, 100, 101, 102, 103, 104, 200], dtype=np.int32)
     b = nb_sparse._chunk_bounds(indptr, 2, row_cost=0)

@@ -31,22 +31,41 @@ evaluation, a pass to zero it and one to add it in. Strategy:
   bytes, inside the ``n_threads * n_features * 8`` the memory target allows);
 * the partials are allocated by the driver with ``np.zeros``: large ones come from the
   system as zero pages (NumPy asks for huge pages), so there is no separate zeroing
-  pass, and each page is first touched by the thread that owns the chunk; the final
-  addition runs in parallel over blocks of columns (each column still summed in chunk
-  order);
+  pass, and each page is first touched by the thread that owns the chunk; the
+  partials are added in chunk order by NumPy in the calling thread when small
+  (``SERIAL_ADD_MAX_ELEMENTS``), by a parallel kernel over blocks of columns when
+  large (each column still summed in chunk order: the same bits either way);
 * a second chunk is used only when the rows hold at least
   ``MIN_NNZ_PER_PARTIAL_COLUMN`` non-zeros per feature; below that (few, wide rows:
   O(n_features) bookkeeping would cost more than the scatter it parallelises) the
   kernel runs on one chunk.
 
+Rough measurement (2-core AMD EPYC VM shared with other jobs, so the two-thread
+timings were not usable: a second thread often waited a scheduler tick, 12-16 ms, for
+a free core): 1,000,000 rows of 30 non-zeros, float64, log-uniform (Zipf-like)
+columns, one binary evaluation on one thread, against the scipy reference's two
+products (``X @ w``, ``X.T @ dz``) in the same run:
+
+============  ===============  ===============  ===============================
+n_features    fused, 1 thread  scipy reference  allocate, touch and add dw and
+                                                one partial (measured alone)
+============  ===============  ===============  ===============================
+100,000       40 ms            76 ms            0.04 ms
+1,000,000     61 ms            82 ms            0.33 ms
+10,000,000    214 ms           241 ms           12 ms (2 x 80 MB)
+============  ===============  ===============  ===============================
+
+So even at 10^7 features a second partial costs about 6% of a one-thread pass, paid
+once per evaluation, and its memory stays within the allowance; with 30 non-zeros per
+feature or fewer the pass itself is dominated by random access to ``w`` and ``dw``.
 Per-chunk lists of touched columns were considered and not taken: with word-like
 (Zipf) columns every chunk touches a large share of the columns anyway, and the lists
 would cost a scatter of their own.
 
 The multinomial kernel keeps ``W`` transposed, shape (n_features, n_classes), so that
 the K weights of one stored value are contiguous for both the forward pass and the
-scatter; its partials are (n_features, n_classes) per chunk (all chunks: the final
-addition writes the transposed output).
+scatter; every chunk has a (n_features, n_classes) partial, chunk 0's receives the
+others and is then copied, transposed, into the output.
 
 Compile options: as the dense kernels (see :mod:`._elementary`).
 """
@@ -59,16 +78,20 @@ from numba import njit, prange
 from ._elementary import _FASTMATH, _binary_rows_block, _exp_nonpos_block
 from ._threads import n_threads_for, sample_weights, thread_scope
 
-# Rows per block: 64 rows of 30 non-zeros are ~23 KB of data and indices, in L1/L2
-# between the forward pass and the scatter.
-BLOCK_ROWS = 64
+# Rows per block: 256 rows of 30 non-zeros are ~92 KB of data and indices, in L2
+# between the forward pass and the scatter. Roughly measured (one thread, 500,000 x
+# 100,000, 30 per row, shared machine): 64 rows 2.24 ns per non-zero, 128 2.10,
+# 256 2.04, 512 2.00, 1024 2.08 (float64); float32 alike.
+BLOCK_ROWS = 256
 
 # Chunk boundaries balance "non-zeros + ROW_COST * rows" (the per-row maths and loop
 # overhead, in units of one stored value).
 ROW_COST = 4
 
-# Columns per block of the parallel addition of the partials.
-REDUCE_BLOCK = 8192
+# The partials are added by NumPy in the calling thread up to this many elements
+# (about a millisecond), above it by a parallel kernel in blocks of REDUCE_BLOCK.
+SERIAL_ADD_MAX_ELEMENTS = 1_000_000
+REDUCE_BLOCK = 16384
 
 # See the module docstring ("Very wide X").
 MIN_NNZ_PER_PARTIAL_COLUMN = 1.0
@@ -79,6 +102,16 @@ MIN_NNZ_PER_PARTIAL_COLUMN = 1.0
 # ---------------------------------------------------------------------------------
 
 
+# Indexing note for the loops below. Numba wraps negative indices around, so with a
+# signed loop variable that LLVM cannot prove non-negative (k from indptr[i] to
+# indptr[i + 1]) every data[k] and indices[k] carries a select, and the vectorised
+# loop turned those contiguous loads into gathers. The loops therefore run over
+# row slices (data[lo:hi], t from 0), and the column indices are read as unsigned
+# (they are checked non-negative beforehand). Roughly measured (one thread, 300,000
+# rows of 30, 100,000 features, float64): forward 1.92 -> 1.09 ns per non-zero,
+# scatter 2.05 -> 1.67.
+
+
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _csr_dot_rows(data, indices, indptr, r0, n, w, b, z):
     """z[:n] = X[r0:r0 + n] @ w + b, accumulated in float64.
@@ -87,42 +120,46 @@ def _csr_dot_rows(data, indices, indptr, r0, n, w, b, z):
     w  # IN (n_features,) float64; b  # IN float64
     z  # OUT (>= n,) float64
     Four accumulators per row: one chain of dependent additions costs an add latency
-    per stored value, and LLVM's own vectorisation of the loop (gathers, for rows of a
-    few dozen values) measured slower still: 1.9 ns per value against 0.93 ns for
-    this form (float64, 100,000 features). Indices are read as unsigned (they are
-    checked non-negative), which drops Numba's negative-index wraparound.
+    per stored value (roughly 1.37 against 1.09 ns per non-zero, float64).
     """
     for r in range(n):
         lo = indptr[r0 + r]
         hi = indptr[r0 + r + 1]
+        d = data[lo:hi]
+        ix = indices[lo:hi]
+        m = hi - lo
         a0 = 0.0
         a1 = 0.0
         a2 = 0.0
         a3 = 0.0
-        k = lo
-        while k + 4 <= hi:
-            a0 += data[k] * w[np.uint64(indices[k])]
-            a1 += data[k + 1] * w[np.uint64(indices[k + 1])]
-            a2 += data[k + 2] * w[np.uint64(indices[k + 2])]
-            a3 += data[k + 3] * w[np.uint64(indices[k + 3])]
-            k += 4
-        while k < hi:
-            a0 += data[k] * w[np.uint64(indices[k])]
-            k += 1
+        t = 0
+        while t + 4 <= m:
+            a0 += d[t] * w[np.uint64(ix[t])]
+            a1 += d[t + 1] * w[np.uint64(ix[t + 1])]
+            a2 += d[t + 2] * w[np.uint64(ix[t + 2])]
+            a3 += d[t + 3] * w[np.uint64(ix[t + 3])]
+            t += 4
+        while t < m:
+            a0 += d[t] * w[np.uint64(ix[t])]
+            t += 1
         z[r] = b + ((a0 + a1) + (a2 + a3))
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _csr_scatter_rows(data, indices, indptr, r0, n, d, acc):
-    """acc += d[:n] @ X[r0:r0 + n] (duplicates add).
+def _csr_scatter_rows(data, indices, indptr, r0, n, dz, acc):
+    """acc += dz[:n] @ X[r0:r0 + n] (duplicates add).
 
-    d  # IN (>= n,) float64 row coefficients
+    dz  # IN (>= n,) float64 row coefficients
     acc  # IN/OUT (n_features,) float64
     """
     for r in range(n):
-        dr = d[r]
-        for k in range(indptr[r0 + r], indptr[r0 + r + 1]):
-            acc[np.uint64(indices[k])] += dr * data[k]
+        dr = dz[r]
+        lo = indptr[r0 + r]
+        hi = indptr[r0 + r + 1]
+        d = data[lo:hi]
+        ix = indices[lo:hi]
+        for t in range(hi - lo):
+            acc[np.uint64(ix[t])] += dr * d[t]
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -137,14 +174,12 @@ def _binary_csr_kernel(
     b,  # IN float64
     bounds,  # IN (n_chunks + 1,) int64, first row of each chunk, then n_samples
     block_rows,  # IN rows per block
-    reduce_block,  # IN columns per block of the final addition
-    dw,  # OUT (n_features,) float64, zeros on entry: chunk 0's partial, then the sum
-    part,  # SCRATCH (n_chunks - 1, n_features) float64, zeros on entry: chunks 1, 2...
+    dw,  # OUT (n_features,) float64, zeros on entry: chunk 0's partial
+    part,  # OUT (n_chunks - 1, n_features) float64, zeros on entry: chunks 1, 2, ...
 ):
-    """Fills dw (every chunk's partial added in chunk order) and returns
-    sc (n_chunks, 2) = [db, J] per chunk."""
+    """Fills the partials dw, part[0], part[1], ... and returns sc (n_chunks, 2) =
+    [db, J] per chunk; the caller adds them up in chunk order (:func:`_add_in_order`)."""
     n_chunks = bounds.shape[0] - 1
-    p = dw.shape[0]
     sc = np.zeros((n_chunks, 2))
     for c in prange(n_chunks):
         acc = dw if c == 0 else part[c - 1]
@@ -165,14 +200,6 @@ def _binary_csr_kernel(
             _csr_scatter_rows(data, indices, indptr, r0, nb, dzb, acc)
         sc[c, 0] = db
         sc[c, 1] = J
-    if n_chunks > 1:
-        n_blocks = (p + reduce_block - 1) // reduce_block
-        for jb in prange(n_blocks):
-            j0 = jb * reduce_block
-            j1 = min(p, j0 + reduce_block)
-            for c in range(n_chunks - 1):  # fixed order: deterministic
-                for j in range(j0, j1):
-                    dw[j] += part[c, j]
     return sc
 
 
@@ -188,12 +215,10 @@ def _multinomial_csr_kernel(
     B,  # IN (n_classes,) float64
     bounds,  # IN (n_chunks + 1,) int64
     block_rows,  # IN
-    reduce_block,  # IN
-    dW,  # OUT (n_classes, n_features) float64: the partials added in chunk order
-    part,  # SCRATCH (n_chunks, n_features, n_classes) float64, zeros on entry
+    part,  # OUT (n_chunks, n_features, n_classes) float64, zeros on entry: partial dW^T
 ):
-    """Fills dW and returns sc (n_chunks, n_classes + 1) = [dB_0, ..., dB_{K-1}, J]
-    per chunk."""
+    """Fills the partials and returns sc (n_chunks, n_classes + 1) = [dB_0, ...,
+    dB_{K-1}, J] per chunk; the caller adds the partials up in chunk order."""
     n_chunks = bounds.shape[0] - 1
     p, K = WT.shape
     sc = np.zeros((n_chunks, K + 1))
@@ -210,9 +235,13 @@ def _multinomial_csr_kernel(
             for r in range(nb):  # forward pass: z_i = W x_i + B
                 for k in range(K):
                     Zb[r * K + k] = B[k]
-                for q in range(indptr[r0 + r], indptr[r0 + r + 1]):
-                    x = np.float64(data[q])
-                    col = np.uint64(indices[q])
+                lo = indptr[r0 + r]
+                hi = indptr[r0 + r + 1]
+                d = data[lo:hi]
+                ix = indices[lo:hi]
+                for t in range(hi - lo):
+                    x = np.float64(d[t])
+                    col = np.uint64(ix[t])
                     for k in range(K):
                         Zb[r * K + k] += x * WT[col, k]
                 zm = Zb[r * K]
@@ -238,26 +267,38 @@ def _multinomial_csr_kernel(
                     dB[k] += d
                     Eb[r * K + k] = d
             for r in range(nb):  # scatter, the block still in cache
-                for q in range(indptr[r0 + r], indptr[r0 + r + 1]):
-                    x = np.float64(data[q])
-                    col = np.uint64(indices[q])
+                lo = indptr[r0 + r]
+                hi = indptr[r0 + r + 1]
+                d = data[lo:hi]
+                ix = indices[lo:hi]
+                for t in range(hi - lo):
+                    x = np.float64(d[t])
+                    col = np.uint64(ix[t])
                     for k in range(K):
                         acc[col, k] += Eb[r * K + k] * x
         for k in range(K):
             sc[c, k] = dB[k]
         sc[c, K] = J
-    n_blocks = (p + reduce_block - 1) // reduce_block
-    for jb in prange(n_blocks):
-        j0 = jb * reduce_block
-        j1 = min(p, j0 + reduce_block)
-        for j in range(j0, j1):
-            for k in range(K):
-                dW[k, j] = part[0, j, k]
-        for c in range(1, n_chunks):  # fixed order: deterministic
-            for j in range(j0, j1):
-                for k in range(K):
-                    dW[k, j] += part[c, j, k]
     return sc
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _add_partials(
+    out,  # IN/OUT (n,) float64
+    part,  # IN (n_parts, n) float64
+    col_block,  # IN elements per block
+):
+    """out += part[0]; out += part[1]; ... (in that order for every element, so the
+    result is the same as NumPy's in-place adds), parallel over blocks of elements.
+    No fastmath: plain IEEE additions."""
+    n = out.shape[0]
+    n_blocks = (n + col_block - 1) // col_block
+    for jb in prange(n_blocks):
+        j0 = jb * col_block
+        j1 = min(n, j0 + col_block)
+        for c in range(part.shape[0]):
+            for j in range(j0, j1):
+                out[j] += part[c, j]
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -272,10 +313,14 @@ def _linear_predict_csr_kernel(
     m = indptr.shape[0] - 1
     K = W.shape[0]
     for i in prange(m):
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        d = data[lo:hi]
+        ix = indices[lo:hi]
         for k in range(K):
             acc = 0.0
-            for q in range(indptr[i], indptr[i + 1]):
-                acc += data[q] * W[k, np.uint64(indices[q])]
+            for t in range(hi - lo):
+                acc += d[t] * W[k, np.uint64(ix[t])]
             Z[i, k] = acc + B[k]
 
 
@@ -333,6 +378,17 @@ def _chunk_bounds(indptr, n_chunks, row_cost=ROW_COST):
     return bounds
 
 
+def _add_in_order(out, part):
+    """out += part[0] + part[1] + ..., in that order (deterministic)."""
+    if part.shape[0] == 0:
+        return
+    if part.size <= SERIAL_ADD_MAX_ELEMENTS:
+        for c in range(part.shape[0]):
+            out += part[c]
+    else:
+        _add_partials(out, part, REDUCE_BLOCK)
+
+
 def _n_chunks(n_samples, nnz, n_features, n_threads):
     """Chunks for a sums kernel: one per thread, fewer for few rows or very wide X."""
     n = min(n_threads, max(1, n_samples))
@@ -363,7 +419,8 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS
     part = np.zeros((n_chunks - 1, p))
     with thread_scope(n_threads):
         sc = _binary_csr_kernel(data, indices, indptr, y, s, has_sw, w, float(b),
-                                bounds, block_rows, REDUCE_BLOCK, dw, part)
+                                bounds, block_rows, dw, part)
+        _add_in_order(dw, part)
     del part
     tot = sc[0].copy()
     for c in range(1, sc.shape[0]):  # fixed order: deterministic
@@ -385,11 +442,12 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK
     if n_chunks is None:
         n_chunks = _n_chunks(m, int(indptr[-1]), p, n_threads)
     bounds = _chunk_bounds(indptr, n_chunks)
-    dW = np.empty((K, p))
     part = np.zeros((n_chunks, p, K))
     with thread_scope(n_threads):
         sc = _multinomial_csr_kernel(data, indices, indptr, y, s, has_sw, WT, B,
-                                     bounds, block_rows, REDUCE_BLOCK, dW, part)
+                                     bounds, block_rows, part)
+        _add_in_order(part[0].reshape(-1), part[1:].reshape(n_chunks - 1, p * K))
+    dW = np.ascontiguousarray(part[0].T)
     del part
     tot = sc[0].copy()
     for c in range(1, sc.shape[0]):

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 from sklearn.utils.validation import check_is_fitted
 
-from . import _solvers
+from . import solvers as _solvers
 from ._data import fit_data, input_kind, is_dask, mean_row_sq_norm, n_elements, predict_data
 from ._loss import LogisticObjective
 from .backends import backend_for, backend_names

@@ -225,7 +225,7 @@ def _dense_section(args, results, libs, sync, fill, copy_gbs):
             "rows lanes 16, batch 4": dict(rows, lanes_per_row=16, rows_per_group=4),
             "rows lanes 32, batch 8": dict(rows, lanes_per_row=32, rows_per_group=8),
             "rows lanes 32, batch 4": dict(rows, lanes_per_row=32, rows_per_group=4),
-            "rows 128 threads": dict(rows, threads_per_block=128),
+            "rows 256 threads": dict(rows, threads_per_block=256),
             "rows 64 threads": dict(rows, threads_per_block=64),
             "rows 512 threads": dict(rows, threads_per_block=512),
             "rows 2 blocks/SM": dict(rows, n_blocks=2 * sm),
@@ -457,6 +457,20 @@ def _fit_section(args, results, libs, sync, fill):
         return int(np.max(model.n_iter_))
 
     record("fastlr cuda (from host arrays)", fastlr_fit("cuda"), fastlr_coef, fastlr_iter)
+    # Where the GPU fit's time goes: the upload that prepare() does once per fit, and
+    # one epoch on the prepared data (the solver calls it once per iteration or so).
+    from fastlr.backends import cuda as cb
+    start = time.perf_counter()
+    X_p, y_p, _ = cb.prepare(X, y, None)
+    sync()
+    t_upload = time.perf_counter() - start
+    w0 = np.zeros(d)
+    t_epoch = _median_seconds(lambda: cb.binary_sums(X_p, y_p, None, w0, 0.0), 5, sync)
+    res["fastlr_cuda_upload_seconds"] = t_upload
+    res["fastlr_cuda_epoch_seconds"] = t_epoch
+    print(f"    (of which: upload of X and y {t_upload * 1e3:.1f} ms; one epoch on the device "
+          f"{t_epoch * 1e3:.3f} ms)")
+    del X_p, y_p
     record(f"fastlr numba ({os.cpu_count()} CPU threads)", fastlr_fit("numba", n_jobs=-1),
            fastlr_coef, fastlr_iter)
     _sklearn_array_api_fit(res, libs, record, kw, sync, X, y)

@@ -78,3 +78,18 @@ echo "== bench_gpu.py ${BENCH_ARGS:-}"
 timeout "${BENCH_TIMEOUT:-330}" $PY scripts/bench_gpu.py --json "$OUT/bench_gpu.json" ${BENCH_ARGS:-} \
   2>&1 | tee "$OUT/bench_gpu.log"
 echo "bench_gpu exit status ${PIPESTATUS[0]}"
+
+if [ -n "${NCU:-}" ]; then
+  echo "== Nsight Compute: one launch of each fused epoch (scripts/gpu_profile.py)"
+  NCU_BIN=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  for kind in dense csr; do
+    [ $kind = dense ] && kern=_rows_binary_kernel || kern=_csr_epoch_kernel
+    timeout "${NCU_TIMEOUT:-60}" "$NCU_BIN" --clock-control none --kernel-name regex:$kern \
+      --launch-skip 1 --launch-count 1 --section SpeedOfLight --section Occupancy \
+      --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+      $PY scripts/gpu_profile.py $kind >"$OUT/ncu_$kind.txt" 2>&1
+    echo "ncu $kind: exit status $?"
+    grep -E "Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Theoretical Occupancy|Registers Per|Block Limit Reg|Stall|Warp Cycles Per Issued|Issued Warp|One or More|No Eligible|L1/TEX Hit|L2 Hit" \
+      "$OUT/ncu_$kind.txt" | head -30
+  done
+fi

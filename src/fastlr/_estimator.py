@@ -3,25 +3,28 @@
 The estimator is the only orchestrator: it checks the input (:mod:`fastlr._data`, for
 every kind of X: dense, CSR, Dask), builds the objective (:mod:`fastlr._loss`) on the
 backend the registry picks for that input (:func:`fastlr.backends.backend_for`), runs
-the solver (:mod:`fastlr._solvers`) and stores the result.
+the solver (:mod:`fastlr.solvers`) and stores the result.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.extmath import softmax
 from sklearn.utils.validation import check_is_fitted
 
 from . import solvers as _solvers
 from ._data import fit_data, input_kind, is_dask, mean_row_sq_norm, n_elements, predict_data
 from ._loss import LogisticObjective
+from ._penalty import make_penalty
 from .backends import backend_for, backend_names
 from .backends.numpy_backend import sigmoid
 
@@ -65,112 +68,271 @@ def _labels(Z, classes):
     return classes[idx]
 
 
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+# -- scikit-learn 1.9's penalty and solver rules ----------------------------------------
+
+_SOLVERS = {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga", "gd"}
+_L1_SOLVERS = {"liblinear", "saga", "gd"}  # the names that accept an L1 term
+
+
+def _resolve_penalty(est):
+    """``(penalty, C, l1_ratio)`` actually fitted, with scikit-learn 1.9's warnings.
+
+    ``penalty`` (deprecated in scikit-learn 1.8) is one of "l2", "l1", "elasticnet",
+    None; it is derived from ``l1_ratio`` and ``C`` when left at "deprecated", and
+    overrides them when given.
+    """
+    l1_ratio = est.l1_ratio
+    if est.penalty == "deprecated":
+        if l1_ratio is None:
+            warnings.warn("'l1_ratio=None' was deprecated in version 1.8 and will "
+                          "trigger an error in 1.10. Use 0<=l1_ratio<=1 instead.",
+                          FutureWarning, stacklevel=3)
+        if not l1_ratio:
+            penalty = "l2"
+        else:
+            penalty = "l1" if l1_ratio == 1 else "elasticnet"
+        if est.C == np.inf:
+            penalty = None
+    else:
+        penalty = est.penalty
+        warnings.warn(
+            "'penalty' was deprecated in version 1.8 and will be removed in 1.10. To "
+            "avoid this warning, leave 'penalty' set to its default value and use "
+            "'l1_ratio' or 'C' instead. Use l1_ratio=0 instead of penalty='l2', "
+            "l1_ratio=1 instead of penalty='l1', l1_ratio set to a float between 0 and "
+            "1 instead of penalty='elasticnet', and C=np.inf instead of penalty=None.",
+            FutureWarning, stacklevel=3,
+        )
+    _check_solver(est.solver, penalty, est.dual)
+    if penalty != "elasticnet" and l1_ratio is not None and 0 < l1_ratio < 1:
+        warnings.warn("l1_ratio parameter is only used when penalty is 'elasticnet'. "
+                      f"Got (penalty={penalty})", UserWarning, stacklevel=3)
+    if (est.penalty == "l2" and l1_ratio != 0) or (est.penalty == "l1" and l1_ratio != 1):
+        warnings.warn(f"Inconsistent values: penalty={est.penalty} with l1_ratio="
+                      f"{l1_ratio}. penalty is deprecated. Please use l1_ratio only.",
+                      UserWarning, stacklevel=3)
+    if penalty == "elasticnet" and l1_ratio is None:
+        raise ValueError("l1_ratio must be specified when penalty is elasticnet.")
+    if est.penalty is None:
+        if est.C != 1.0:
+            warnings.warn("Setting penalty=None will ignore the C and l1_ratio "
+                          "parameters", UserWarning, stacklevel=3)
+        return None, np.inf, 0.0
+    ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(penalty, l1_ratio)
+    return penalty, float(est.C), float(ratio)
+
+
+def _check_solver(solver, penalty, dual):
+    """The combinations scikit-learn 1.9 rejects, rejected with a ValueError."""
+    if solver not in _L1_SOLVERS and penalty not in ("l2", None):
+        raise ValueError(f"Solver {solver} supports only 'l2' or None penalties, got "
+                         f"{penalty} penalty (l1_ratio > 0 needs solver='saga', "
+                         "'liblinear' for l1_ratio=1, or 'gd').")
+    if solver != "liblinear" and dual:
+        raise ValueError(f"Solver {solver} supports only dual=False, got dual={dual}")
+    if penalty == "elasticnet" and solver not in ("saga", "gd"):
+        raise ValueError("Only 'saga' solver supports elasticnet penalty, got "
+                         f"solver={solver}.")
+    if solver == "liblinear" and penalty is None:
+        raise ValueError("C=np.inf as well as penalty=None is not supported for the "
+                         "liblinear solver")
+    if solver == "liblinear" and dual and penalty == "l1":
+        raise ValueError("Unsupported set of arguments: the dual formulation "
+                         "(dual=True) does not exist for penalty='l1' (l1_ratio=1) "
+                         "with the liblinear solver; use dual=False.")
+
+
+def _fastlr_solver(solver, penalty):
+    """The fastlr solver that minimises the same objective as scikit-learn's ``solver``."""
+    if solver == "gd":
+        return "gd"
+    return "lbfgs" if penalty.smooth else "owlqn"
+
+
+# -- scikit-learn's callback API, without importing it until it is used ---------------
+
+_HAS_SKLEARN_CALLBACKS = importlib.util.find_spec("sklearn.callback") is not None
+
+
+class _CallbackSupport:
+    """``set_callbacks`` as scikit-learn >= 1.9's ``CallbackSupportMixin`` (whose
+    methods it uses); ``sklearn.callback`` is imported on first use only, so that
+    ``import fastlr`` stays as light as it was."""
+
+    if _HAS_SKLEARN_CALLBACKS:
+
+        def set_callbacks(self, *callbacks):
+            """Set callbacks (``sklearn.callback``), used by every solver.
+
+            Parameters
+            ----------
+            *callbacks : callback instances
+                E.g. ``ProgressBar()``, ``ScoringMonitor(scoring="accuracy")``.
+
+            Returns
+            -------
+            self
+            """
+            from sklearn.callback import CallbackSupportMixin
+
+            return CallbackSupportMixin.set_callbacks(self, *callbacks)
+
+        def _init_callback_context(self, **kwargs):
+            from sklearn.callback import CallbackSupportMixin
+
+            return CallbackSupportMixin._init_callback_context(self, **kwargs)
+
+    def _wants_callbacks(self):
+        return _HAS_SKLEARN_CALLBACKS and (
+            bool(getattr(self, "_skl_callbacks", None))
+            or hasattr(self, "_parent_callback_ctx"))
+
+
+class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial) with fused JIT kernels.
 
-    Minimises, over ``W`` and ``B`` (see :mod:`fastlr._loss`)::
+    Minimises, over ``W`` and ``B`` (see :mod:`fastlr._loss` and
+    :mod:`fastlr._penalty`), with ``r = l1_ratio``::
 
-        sum_i s_i loss_i / sum_i s_i + 1 / (2 C sum_i s_i) ||W||^2
+        sum_i s_i loss_i / sum_i s_i
+            + 1 / (C sum_i s_i) * ((1 - r) / 2 ||W||_2^2 + r ||W||_1)
 
-    which is scikit-learn's objective: for the same ``C`` and a tight ``tol`` both give
-    the same coefficients.
+    which is scikit-learn 1.9's objective divided by ``C sum_i s_i``: for the same
+    ``C`` and ``l1_ratio`` and a tight ``tol`` both give the same coefficients. The
+    intercept is never penalised.
 
     Parameters
     ----------
+    penalty : {"l1", "l2", "elasticnet", None}, default="deprecated"
+        Deprecated in scikit-learn 1.8, accepted as there (with its ``FutureWarning``):
+        "l2" is ``l1_ratio=0``, "l1" ``l1_ratio=1``, "elasticnet" uses ``l1_ratio``,
+        None is ``C=np.inf``.
     C : float, default=1.0
         Inverse regularisation strength; ``np.inf`` means no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing: 0 is L2, 1 is L1. ``l1_ratio > 0`` needs
+        ``solver="saga"`` (or ``"liblinear"`` for 1, or ``"gd"``), as in scikit-learn.
+    dual : bool, default=False
+        Only ``solver="liblinear"`` accepts True (with an L2 penalty), as in
+        scikit-learn; the primal problem has the same solution, and that is solved.
     tol : float, default=1e-4
-        Stop when the largest absolute gradient entry falls below ``tol`` (as
-        scikit-learn's lbfgs ``gtol``).
-    max_iter : int, default=100
-        Maximum number of solver iterations.
+        Stop when the largest optimality violation falls below ``tol``: the largest
+        absolute gradient entry (as scikit-learn's lbfgs ``gtol``), or, with an L1
+        term, the largest distance to the subdifferential.
     fit_intercept : bool, default=True
+    intercept_scaling : float > 0, default=1
+        Checked as in scikit-learn and otherwise unused: fastlr never penalises the
+        intercept (scikit-learn's liblinear does, less as ``intercept_scaling``
+        grows).
     class_weight : dict, "balanced" or None, default=None
         Weights multiplied into ``sample_weight`` per class, as in scikit-learn.
-    solver : {"lbfgs", "gd"}, default="lbfgs"
-        ``"lbfgs"``: scipy's L-BFGS-B on the fused loss-and-gradient kernel.
-        ``"gd"``: textbook batch gradient descent with ``learning_rate``.
+    random_state : int, RandomState or None, default=None
+        Accepted for compatibility; every solver is deterministic.
+    solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga", \
+"gd"}, default="lbfgs"
+        scikit-learn's names each run the fastlr solver that minimises the same
+        objective: L-BFGS-B (``"lbfgs"``) for smooth penalties, OWL-QN (orthant-wise
+        L-BFGS) with an L1 term. ``"gd"``: textbook batch gradient descent with
+        ``learning_rate`` (proximal with an L1 term).
+    max_iter : int, default=100
+        Maximum number of solver iterations.
+    verbose : int, default=0
+        Print ``J`` at each iteration when positive.
+    warm_start : bool, default=False
+        Start from the previous ``coef_``/``intercept_`` when shapes match.
+    n_jobs : int or None, default=None
+        Number of Numba threads. ``None`` or ``-1``: all of them, but one per
+        1,000,000 elements of X on smaller problems, where waking more threads costs
+        more than they save. The same data, parameters and ``n_jobs`` give
+        bitwise-identical coefficients.
     learning_rate : float or "auto", default="auto"
         Step size of ``solver="gd"``; ``"auto"`` uses ``1 / L`` for a bound ``L`` on
         the gradient's Lipschitz constant, which never diverges.
     backend : {"auto", "numpy", "numba", "cuda"}, default="auto"
         Where the loss and gradient are computed. ``"auto"`` uses NumPy for small
         problems and the Numba kernels otherwise.
-    n_jobs : int or None, default=None
-        Number of Numba threads. ``None`` or ``-1``: all of them, but one per
-        1,000,000 elements of X on smaller problems, where waking more threads costs
-        more than they save. The same data, parameters and ``n_jobs`` give
-        bitwise-identical coefficients.
-    warm_start : bool, default=False
-        Start from the previous ``coef_``/``intercept_`` when shapes match.
-    verbose : int, default=0
-        Print ``J`` at each iteration when positive.
-    random_state : int, RandomState or None, default=None
-        Accepted for compatibility; both solvers are deterministic.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Exact zeros where an L1 term makes the optimum zero.
     intercept_ : ndarray of shape (1,) or (n_classes,)
     n_iter_ : ndarray of shape (1,)
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string column names (a pandas DataFrame).
     loss_curve_ : list of float
-        ``J`` after each iteration.
+        The objective after each iteration.
     backend_ : str
         The backend that was used.
+    solver_ : {"lbfgs", "owlqn", "gd"}
+        The fastlr solver that ran.
     """
 
     _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None,
+                    Hidden(StrOptions({"deprecated"}))],
         "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"lbfgs", "gd"})],
+        "random_state": ["random_state"],
+        "solver": [StrOptions(_SOLVERS)],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "n_jobs": [Integral, None],
         "learning_rate": [Interval(Real, 0, None, closed="neither"),
                           StrOptions({"auto"})],
         "backend": [StrOptions({"auto", *backend_names()})],
-        "n_jobs": [Integral, None],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
     }
 
     def __init__(
         self,
-        C=1.0,
+        penalty="deprecated",
         *,
+        C=1.0,
+        l1_ratio=0.0,
+        dual=False,
         tol=1e-4,
-        max_iter=100,
         fit_intercept=True,
+        intercept_scaling=1,
         class_weight=None,
+        random_state=None,
         solver="lbfgs",
+        max_iter=100,
+        verbose=0,
+        warm_start=False,
+        n_jobs=None,
         learning_rate="auto",
         backend="auto",
-        n_jobs=None,
-        warm_start=False,
-        verbose=0,
-        random_state=None,
     ):
+        self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
+        self.dual = dual
         self.tol = tol
-        self.max_iter = max_iter
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
         self.solver = solver
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.learning_rate = learning_rate
         self.backend = backend
-        self.n_jobs = n_jobs
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        if self.solver == "liblinear":
+            tags.classifier_tags.multi_class = False
         return tags
 
     # -- helpers -----------------------------------------------------------------
@@ -215,18 +377,29 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        _, C, l1_ratio = _resolve_penalty(self)
         data = fit_data(self, X, y, sample_weight)
+        if self.solver == "liblinear" and data.n_classes > 2:
+            raise ValueError(
+                "The 'liblinear' solver does not support multiclass classification "
+                "(n_classes >= 3). Either use another solver or wrap the estimator in "
+                "a OneVsRestClassifier to keep applying a one-versus-rest scheme.")
         self.classes_ = data.classes
-        C = float(self.C)
-        l2 = 0.0 if np.isinf(C) else 1.0 / (C * data.sw_sum)
+        n_rows = 1 if data.n_classes == 2 else data.n_classes
+        penalty = make_penalty(C, l1_ratio, data.sw_sum, n_rows * data.n_features)
         n_threads = self._n_threads()
         backend_name, backend = self._backend_for(data.X)
         self.backend_ = backend_name
+        self.solver_ = _fastlr_solver(self.solver, penalty)
         objective = LogisticObjective(backend, data.X, data.target, data.sample_weight,
-                                      data.n_classes, self.fit_intercept, l2, n_threads,
-                                      sw_sum=data.sw_sum)
+                                      data.n_classes, self.fit_intercept, penalty.l2,
+                                      n_threads, sw_sum=data.sw_sum)
+        coef0 = self._start(objective)
+        tasks = None
+        if self._wants_callbacks():
+            tasks = self._iteration_tasks(objective, data, y, sample_weight, coef0)
         with _blas_single_thread(backend_name == "numba"):
-            res = self._solve(objective, data, l2)
+            res = self._solve(objective, penalty, data, coef0, tasks)
         W, B = objective.unpack(res.coef)
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(B))):  # defensive
             raise ValueError("The fit produced non-finite coefficients; rescale X.")
@@ -234,26 +407,60 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.intercept_ = np.asarray(B, dtype=data.dtype).copy()
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.loss_curve_ = res.loss_curve
+        if tasks is not None:
+            tasks.close()
+            self._callback_fit_ctx.call_on_fit_task_end(
+                estimator=self, **tasks.hook_data, reconstruction_attributes={})
         return self
 
-    def _solve(self, objective, data, l2):
-        """Run the chosen solver on ``objective``; returns its ``SolverResult``."""
+    def _start(self, objective):
+        """The starting point: zeros, or the previous model with ``warm_start``."""
         coef0 = np.zeros(objective.n_coef)
         if self.warm_start and hasattr(self, "coef_"):
             W_prev = self._dense_coef().astype(np.float64)
             if W_prev.shape == (objective.n_rows, objective.n_features):
                 coef0 = objective.pack(W_prev, getattr(self, "intercept_", 0.0))
-        if self.solver == "lbfgs":
-            return _solvers.lbfgs(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                                  verbose=self.verbose)
+        return coef0
+
+    def _iteration_tasks(self, objective, data, y, sample_weight, coef0):
+        """Open the fit's root task for scikit-learn's callbacks; return the solver's
+        per-iteration hook (:class:`fastlr.solvers._callbacks.IterationTasks`)."""
+        from .solvers._callbacks import IterationTasks
+
+        if data.kind == "dask":
+            labels = y
+        else:  # the checked labels, built only if a callback asks for them
+            def labels():
+                return data.classes[np.asarray(data.target, dtype=np.intp)]
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        root = self._init_callback_context(max_subtasks=max(self.max_iter, 1) + 1)
+        root.call_on_fit_task_begin(estimator=self, X=data.X, y=labels,
+                                    metadata=metadata)
+        dtype = data.dtype
+
+        def unpack(coef):
+            W, B = objective.unpack(coef)
+            return W.astype(dtype), B.astype(dtype)
+
+        return IterationTasks(root, self, data.X, labels, metadata, unpack, coef0,
+                              f"{self.solver_}-iter")
+
+    def _solve(self, objective, penalty, data, coef0, callback=None):
+        """Run the chosen solver on ``objective``; returns its ``SolverResult``."""
+        common = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
+                      callback=callback)
+        if self.solver_ == "lbfgs":
+            return _solvers.lbfgs(objective, coef0, **common)
+        if self.solver_ == "owlqn":
+            return _solvers.owlqn(objective, penalty, coef0, **common)
         lr = self.learning_rate
         if lr == "auto":
             lr = _solvers.gd_auto_learning_rate(
-                mean_row_sq_norm(data.X, data.sample_weight), self.fit_intercept, l2,
-                data.n_classes,
+                mean_row_sq_norm(data.X, data.sample_weight), self.fit_intercept,
+                penalty.l2, data.n_classes,
             )
-        return _solvers.gd(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                           learning_rate=float(lr), verbose=self.verbose)
+        return _solvers.gd(objective, coef0, learning_rate=float(lr), penalty=penalty,
+                           **common)
 
     # -- sparse coefficients ---------------------------------------------------------
 

@@ -57,5 +57,8 @@ def lbfgs(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
             ConvergenceWarning,
             stacklevel=3,
         )
-    return SolverResult(np.asarray(res.x, dtype=np.float64), int(res.nit), converged,
+    # with maxiter=0 scipy still makes one iteration; report at most max_iter, as
+    # scikit-learn does
+    n_iter = min(int(res.nit), max_iter)
+    return SolverResult(np.asarray(res.x, dtype=np.float64), n_iter, converged,
                         loss_curve, stopped)

@@ -112,6 +112,33 @@ MIN_NNZ_PER_PARTIAL_COLUMN = 1.0
 # scatter 2.05 -> 1.67.
 
 
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy", inline="always")
+def _row_dot(d, ix, v):
+    """sum_t d[t] * v[ix[t]] in float64, for one row's values d and columns ix.
+
+    d  # IN (m,) the row's stored values; ix  # IN (m,) their columns
+    v  # IN (n_features,) float64 (may be strided, e.g. a column of W^T)
+    Four accumulators: one chain of dependent additions costs an add latency per
+    stored value (roughly 1.37 against 1.09 ns per non-zero, float64).
+    """
+    m = d.shape[0]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    t = 0
+    while t + 4 <= m:
+        a0 += d[t] * v[np.uint64(ix[t])]
+        a1 += d[t + 1] * v[np.uint64(ix[t + 1])]
+        a2 += d[t + 2] * v[np.uint64(ix[t + 2])]
+        a3 += d[t + 3] * v[np.uint64(ix[t + 3])]
+        t += 4
+    while t < m:
+        a0 += d[t] * v[np.uint64(ix[t])]
+        t += 1
+    return (a0 + a1) + (a2 + a3)
+
+
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _csr_dot_rows(data, indices, indptr, r0, n, w, b, z):
     """z[:n] = X[r0:r0 + n] @ w + b, accumulated in float64.
@@ -119,30 +146,11 @@ def _csr_dot_rows(data, indices, indptr, r0, n, w, b, z):
     data, indices, indptr  # IN the CSR arrays of X
     w  # IN (n_features,) float64; b  # IN float64
     z  # OUT (>= n,) float64
-    Four accumulators per row: one chain of dependent additions costs an add latency
-    per stored value (roughly 1.37 against 1.09 ns per non-zero, float64).
     """
     for r in range(n):
         lo = indptr[r0 + r]
         hi = indptr[r0 + r + 1]
-        d = data[lo:hi]
-        ix = indices[lo:hi]
-        m = hi - lo
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
-        t = 0
-        while t + 4 <= m:
-            a0 += d[t] * w[np.uint64(ix[t])]
-            a1 += d[t + 1] * w[np.uint64(ix[t + 1])]
-            a2 += d[t + 2] * w[np.uint64(ix[t + 2])]
-            a3 += d[t + 3] * w[np.uint64(ix[t + 3])]
-            t += 4
-        while t < m:
-            a0 += d[t] * w[np.uint64(ix[t])]
-            t += 1
-        z[r] = b + ((a0 + a1) + (a2 + a3))
+        z[r] = b + _row_dot(data[lo:hi], indices[lo:hi], w)
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
@@ -233,20 +241,20 @@ def _multinomial_csr_kernel(
         for r0 in range(bounds[c], bounds[c + 1], block_rows):
             nb = min(bounds[c + 1] - r0, block_rows)
             for r in range(nb):  # forward pass: z_i = W x_i + B
-                for k in range(K):
-                    Zb[r * K + k] = B[k]
                 lo = indptr[r0 + r]
                 hi = indptr[r0 + r + 1]
                 d = data[lo:hi]
                 ix = indices[lo:hi]
-                for t in range(hi - lo):
-                    x = np.float64(d[t])
-                    col = np.uint64(ix[t])
-                    for k in range(K):
-                        Zb[r * K + k] += x * WT[col, k]
-                zm = Zb[r * K]
-                for k in range(1, K):
-                    zm = max(zm, Zb[r * K + k])
+                zm = -np.inf
+                for k in range(K):
+                    # one class at a time, with _row_dot's four accumulators: the
+                    # row's W^T lines stay in L1 after the first class. Roughly
+                    # measured, this forward pass is 2x faster than all classes per
+                    # stored value (whose K running sums go through memory) for
+                    # K = 3 or 5, 1.4x for K = 10; the whole K = 5 evaluation 1.35x.
+                    zk = B[k] + _row_dot(d, ix, WT[:, k])
+                    Zb[r * K + k] = zk
+                    zm = max(zm, zk)
                 zmax[r] = zm
             for r in range(nb):
                 for k in range(K):
@@ -318,10 +326,7 @@ def _linear_predict_csr_kernel(
         d = data[lo:hi]
         ix = indices[lo:hi]
         for k in range(K):
-            acc = 0.0
-            for t in range(hi - lo):
-                acc += d[t] * W[k, np.uint64(ix[t])]
-            Z[i, k] = acc + B[k]
+            Z[i, k] = _row_dot(d, ix, W[k]) + B[k]
 
 
 # ---------------------------------------------------------------------------------

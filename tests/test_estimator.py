@@ -22,7 +22,8 @@ BACKENDS = [b for b in ("numpy", "numba") if b in fastlr.available_backends()]
 
 @parametrize_with_checks(
     [LogisticRegression(backend=b) for b in BACKENDS]
-    + [LogisticRegression(solver="gd", max_iter=500)]
+    + [LogisticRegression(solver="gd", max_iter=500),
+       LogisticRegression(solver="saga", l1_ratio=0.5)]
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

@@ -14,6 +14,11 @@ This is scikit-learn's objective for ``LogisticRegression(C=C)`` with
 ``l2 = 1 / (C * sum_i s_i)``, so the same ``C`` gives the same model. The intercept is
 never penalised. The backends compute the sums; this module divides and adds the
 penalty.
+
+This is the smooth part of every objective: with ``l1_ratio = r`` the estimator passes
+``l2 = (1 - r) / (C * sum_i s_i)`` and the L1 term ``r / (C * sum_i s_i) * ||W||_1``
+stays with the penalty object (:mod:`fastlr._penalty`), which the L1-capable solvers
+ask for its value and subdifferential; no backend ever sees it.
 """
 
 from __future__ import annotations

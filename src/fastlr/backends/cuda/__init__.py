@@ -8,8 +8,9 @@ returning ``False``) where ``numba.cuda`` itself cannot be imported.
 - :mod:`~fastlr.backends.cuda.kernels`: the tiled dense kernels (device code);
 - :mod:`~fastlr.backends.cuda.row_kernels`: the row-per-group kernels, dense binary
   and CSR (device code);
-- :mod:`~fastlr.backends.cuda.driver`: availability, data movement, launch
-  configuration and the backend functions re-exported here.
+- :mod:`~fastlr.backends.cuda.launch`: launch configuration;
+- :mod:`~fastlr.backends.cuda.driver`: availability, data movement and the backend
+  functions re-exported here.
 
 Availability
 ------------

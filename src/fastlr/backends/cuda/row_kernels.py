@@ -3,8 +3,9 @@ dense binary epoch for rows of up to 256 features, and the CSR epoch and predict
 
 In both a row belongs to a *group* of ``group`` consecutive lanes (a power of two up
 to a warp, dividing the block size). Each block walks its rows in a grid-stride loop
-over *passes* of ``threads_per_block // group`` consecutive rows, one row per group,
-with no block barrier inside the loop on a GPU: a group adds its lanes' partial dot
+over *passes* of consecutive rows, one row per group at a time (the dense kernel
+gives each group a batch of rows per pass), with no block barrier inside the loop on a
+GPU: a group adds its lanes' partial dot
 products with warp shuffles (:func:`_group_sum`). The tiled kernels, for everything
 else dense, are in :mod:`fastlr.backends.cuda.kernels`.
 
@@ -51,10 +52,12 @@ would cost ``n_blocks * n_features`` extra writes and reads per epoch, more than
 different rows meet in L2; frequent columns (the most common words) are where they
 wait on each other. Measured on an H200 (docs/benchmarks.md), that wait dominates:
 with column frequencies roughly proportional to 1 / (j + 1) the epoch ran at 1% of
-the copy bandwidth, 15x slower than two cuSPARSE products with a stored transpose; a
-gather over a device copy of ``X^T`` is the change to make. The intercept's ``dz`` goes into a per-block shared accumulator
-(every row would otherwise hit one global address), the loss stays in a register per
-lane; both reach ``out`` with one atomic add per block at the end.
+the copy bandwidth, 15x slower than cupyx's two sparse products with a stored
+transpose; a gather over a device copy of ``X^T`` is the change to make.
+
+The intercept's ``dz`` goes into a per-block shared accumulator (every row would
+otherwise hit one global address), the loss stays in a register per lane; both reach
+``out`` with one atomic add per block at the end.
 
 Several classes: the group takes the ``n_classes`` dot products one after another and
 keeps a running maximum and sum of exponentials (an online log-sum-exp), then takes

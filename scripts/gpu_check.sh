@@ -4,7 +4,7 @@
 # simulator), then scripts/bench_gpu.py. Full logs and JSON go to $OUT (default
 # results/gpu_check); the last lines printed are the bench's summary table.
 #
-#   bash scripts/gpu_check.sh                      # full sizes, ~5 minutes on an H100/H200
+#   bash scripts/gpu_check.sh                      # full sizes: 2 to 3 minutes on an H200
 #   BENCH_ARGS="--n-samples 2000000" bash scripts/gpu_check.sh
 #   NUMBA_ENABLE_CUDASIM=1 BENCH_ARGS=--tiny TESTS=tests/test_cuda_csr.py bash scripts/gpu_check.sh
 #     (add SKIP_INSTALL=1 to leave the local environment alone) checks the script itself

@@ -397,13 +397,18 @@ def test_check_csr_structure_accepts_valid(rng, index_dtype):
                                  empty_ends=True))
     check_csr_structure(sp.csr_matrix((0, 5)))
     check_csr_structure(sp.csr_matrix((4, 0)))
+    # spare storage after indptr[-1], as scipy allows: never read, so accepted, and an
+    # out-of-range index there is no error
+    check_csr_structure(_parts(indptr=np.array([0, 2, 2, 3]),
+                               indices=np.array([0, 3, 1, 99], dtype=np.int32)))
 
 
 @pytest.mark.parametrize("changes,message", [
     (dict(indptr=np.array([0, 2, 4])), "indptr has length 3.*n_samples \\+ 1 = 4"),
     (dict(indptr=np.array([1, 2, 2, 4])), "indptr must start at 0"),
     (dict(indptr=np.array([0, 3, 2, 4])), "non-decreasing: indptr\\[2\\] = 2 < indptr\\[1\\] = 3"),
-    (dict(indptr=np.array([0, 2, 2, 3])), "indptr\\[-1\\] = 3.*len\\(indices\\) = 4"),
+    (dict(indptr=np.array([0, 2, 2, 5]), data=np.arange(5.0)),
+     "indptr\\[-1\\] = 5.*exceeds len\\(indices\\) = 4"),
     (dict(indptr=np.array([0, 2, 2, 5]), indices=np.array([0, 3, 1, 2, 0])),
      "indptr\\[-1\\] = 5 exceeds len\\(data\\) = 4"),
     (dict(indices=np.array([0, 3, 4, 2], dtype=np.int32)), "out of range \\[0, 4\\).*indices\\[2\\] = 4"),

@@ -22,10 +22,11 @@ def check_csr_structure(X):
 
     Checked: a non-negative 2-d shape; 1-d ``data``, and integer 1-d ``indices`` and
     ``indptr``; ``len(indptr) == n_samples + 1``; ``indptr[0] == 0``; ``indptr``
-    non-decreasing; ``indptr[-1] == len(indices)`` and ``<= len(data)``; every index
-    in ``[0, n_features)``. Not checked (allowed): unsorted indices within a row,
-    duplicate entries (they add), explicit zeros, non-finite values (checked
-    elsewhere, with the other input values).
+    non-decreasing; ``indptr[-1] <= len(indices)`` and ``<= len(data)``; every index
+    of a stored value in ``[0, n_features)``. Not checked (allowed): spare storage
+    after ``indptr[-1]`` (as scipy allows; the kernels never read it), unsorted
+    indices within a row, duplicate entries (they add), explicit zeros, non-finite
+    values (checked elsewhere, with the other input values).
     """
     shape = tuple(int(d) for d in X.shape)
     if len(shape) != 2:
@@ -56,17 +57,17 @@ def check_csr_structure(X):
             f"{indptr[row + 1]} < indptr[{row}] = {indptr[row]}."
         )
     nnz = int(indptr[-1])
-    if nnz != indices.shape[0]:
+    if nnz > indices.shape[0]:
         raise ValueError(
-            f"Sparse X's indptr[-1] = {nnz} (the number of stored values) differs from "
-            f"len(indices) = {indices.shape[0]}; X.prune() trims unused storage."
+            f"Sparse X's indptr[-1] = {nnz} (the number of stored values) exceeds "
+            f"len(indices) = {indices.shape[0]}."
         )
     if nnz > data.shape[0]:
         raise ValueError(
             f"Sparse X's indptr[-1] = {nnz} exceeds len(data) = {data.shape[0]}."
         )
     if nnz:
-        bad = _first_index_out_of_range(indices, n_features)
+        bad = _first_index_out_of_range(indices[:nnz], n_features)
         if bad is not None:
             raise ValueError(
                 f"Sparse X has a column index out of range [0, {n_features}): "

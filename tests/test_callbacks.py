@@ -41,8 +41,7 @@ def test_hooks_per_iteration(solver, l1_ratio, runs, max_iter):
     assert lr.solver_ == runs
     assert cb.count_hooks("setup") == cb.count_hooks("teardown") == 1
     # the root task, one task per iteration, and one last task that ran nothing
-    # (scipy's L-BFGS-B runs one iteration even with max_iter=0)
-    n_tasks = 1 + (max(lr.n_iter_[0], 1) if runs == "lbfgs" else lr.n_iter_[0]) + 1
+    n_tasks = 1 + lr.n_iter_[0] + 1
     assert cb.count_hooks("on_fit_task_begin") == n_tasks
     assert cb.count_hooks("on_fit_task_end") == n_tasks
     names = {rec["context"].task_name for rec in cb.record if "context" in rec}

@@ -145,8 +145,9 @@ def test_max_iter_zero_gives_n_iter_zero(solver):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = LogisticRegression(solver=solver, l1_ratio=l1_ratio, max_iter=0).fit(X, y)
         assert clf.n_iter_.tolist() == [0] and clf.n_iter_.dtype == np.int32
-        if clf.solver_ != "lbfgs":  # scipy's L-BFGS-B moves even with maxiter=0
-            assert np.all(clf.coef_ == 0.0) and np.all(clf.intercept_ == 0.0)
+        # no step at all (scikit-learn's lbfgs takes one; its other solvers do not)
+        assert np.all(clf.coef_ == 0.0) and np.all(clf.intercept_ == 0.0)
+        np.testing.assert_allclose(clf.predict_proba(X), 0.5)
 
 
 def test_signature_and_defaults_are_scikit_learns():

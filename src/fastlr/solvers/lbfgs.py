@@ -19,7 +19,16 @@ _STOPPED_BY_CALLBACK = 99  # scipy's status when the callback raised StopIterati
 
 
 def lbfgs(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
-    """Minimise ``objective`` (smooth) from ``coef0``; see :mod:`fastlr.solvers`."""
+    """Minimise ``objective`` (smooth) from ``coef0``; see :mod:`fastlr.solvers`.
+
+    ``max_iter=0`` returns ``coef0`` (scipy's L-BFGS-B would still take one step, and
+    scikit-learn's lbfgs with it), as every other fastlr solver does; bad input is
+    still reported by the one evaluation.
+    """
+    if max_iter == 0:
+        J, grad = objective.loss_grad(coef0)
+        check_finite(objective, J, grad, 0)
+        return SolverResult(np.array(coef0, dtype=np.float64), 0, False, [])
     loss_curve = []
 
     def fun(coef):
@@ -57,8 +66,6 @@ def lbfgs(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
             ConvergenceWarning,
             stacklevel=3,
         )
-    # with maxiter=0 scipy still makes one iteration; report at most max_iter, as
-    # scikit-learn does
-    n_iter = min(int(res.nit), max_iter)
+    n_iter = min(int(res.nit), max_iter)  # as scikit-learn reports it
     return SolverResult(np.asarray(res.x, dtype=np.float64), n_iter, converged,
                         loss_curve, stopped)

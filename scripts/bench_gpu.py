@@ -25,7 +25,7 @@ per iteration: the coefficients' upload, the launch and the sums' download):
    ``max_iter``, and the objective each reaches, computed in float64 on the host.
 
 A JSON file of every figure is written to ``--json`` if given; a short table is
-printed last. Targets (issue 11): fused read bandwidth >= 80% of the copy bandwidth;
+printed last. Targets: fused read bandwidth >= 80% of the copy bandwidth;
 fused epoch >= 2x faster than the two-product epoch; GPU fit >= 5x faster than
 scikit-learn's array-API fit on the same GPU.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything issue 11 asks of a GPU machine, in one run, from the repository root:
+# Every GPU check and benchmark, in one run, from the repository root:
 # versions, an editable install without network, the CUDA test files on the GPU (no
 # simulator), then scripts/bench_gpu.py. Full logs and JSON go to $OUT (default
 # results/gpu_check); the last lines printed are the bench's summary table.

@@ -4,6 +4,7 @@ Importing fastlr imports neither Numba nor CUDA; backends load on first use.
 """
 
 from ._api import loss_and_grad, multinomial_loss_and_grad, sigmoid
+from ._cv import LogisticRegressionCV
 from ._estimator import LogisticRegression
 from .backends import available_backends
 
@@ -11,6 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LogisticRegression",
+    "LogisticRegressionCV",
     "available_backends",
     "loss_and_grad",
     "multinomial_loss_and_grad",

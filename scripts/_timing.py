@@ -6,6 +6,8 @@
     The machine's read bandwidth in GB/s, from ``np.dot`` of two large float64 vectors.
 ``peak_memory_growth(setup, measured)``
     Peak resident-memory growth of a code snippet, in a new Python process.
+``wall_time(fn)``
+    Wall-clock seconds of one call of ``fn()``, for long calls such as full fits.
 
 Import them from another script in ``scripts/`` with ``from _timing import median_time``
 (Python puts a script's own folder first on ``sys.path``).
@@ -21,7 +23,7 @@ import time
 
 import numpy as np
 
-__all__ = ["median_time", "peak_memory_growth", "read_bandwidth"]
+__all__ = ["median_time", "peak_memory_growth", "read_bandwidth", "wall_time"]
 
 
 def median_time(fn, repeats=5, warmup=1, number=1, min_time=None):
@@ -146,3 +148,14 @@ def peak_memory_growth(setup, measured, python=None, env=None, cwd=None):
         if line.startswith("PEAK_MEMORY_REPORT "):
             return json.loads(line[len("PEAK_MEMORY_REPORT "):])
     raise RuntimeError(f"the memory child process printed no report:\n{res.stdout[-2000:]}")
+
+
+def wall_time(fn):
+    """Wall-clock seconds of one call of ``fn()`` (no warm-up, no repeats).
+
+    For fits that take seconds to minutes, where one call is the measurement and a
+    warm-up would double the cost; warm any JIT before calling it.
+    """
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0

@@ -75,8 +75,9 @@ def _resolve_grid(est):
             "value, e.g. l1_ratios=(0,).", FutureWarning, stacklevel=3)
     if est.penalty == "deprecated":
         if est.l1_ratios is None:
+            # "valuesin" (sic) is scikit-learn's text, kept so that the same filters match
             warnings.warn("'l1_ratios=None' was deprecated in version 1.8 and will "
-                          "trigger an error in 1.10. Use an array-like with values in "
+                          "trigger an error in 1.10. Use an array-like with valuesin "
                           "[0, 1] instead.", FutureWarning, stacklevel=3)
         if l1_ratios is None or np.all(np.asarray(l1_ratios) == 0):
             penalty = "l2"
@@ -107,7 +108,9 @@ def _resolve_grid(est):
         name = type(est).__name__
         warnings.warn(
             f"The fitted attributes of {name} will be simplified in scikit-learn 1.10 "
-            "to remove redundancy. Set `use_legacy_attributes=False` to enable the new "
+            # the missing space after "Set" is scikit-learn's: the same text, so that
+            # the same warning filters match
+            "to remove redundancy. Set`use_legacy_attributes=False` to enable the new "
             "behavior now, or set it to `True` to silence this warning during the "
             "transition period while keeping the deprecated behavior for the time "
             "being. The default value of use_legacy_attributes will change from True "

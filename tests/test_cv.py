@@ -1,0 +1,295 @@
+"""fastlr.LogisticRegressionCV against scikit-learn 1.9's LogisticRegressionCV: the same
+folds, scores, paths, choice of C_ (and l1_ratio_) and coefficients at a tight tol, in
+both attribute layouts; sparse input, backends, the path's order; check_estimator."""
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegressionCV as SkLogisticRegressionCV
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastlr
+from fastlr import LogisticRegressionCV
+
+BACKENDS = [b for b in ("numpy", "numba") if b in fastlr.available_backends()]
+TIGHT = dict(tol=1e-10, max_iter=10_000)
+RTOL = 1e-4
+
+
+@functools.lru_cache(maxsize=None)
+def _data(n_classes, n_samples=240, n_features=6, seed=0):
+    X, y = make_classification(n_samples=n_samples, n_features=n_features,
+                               n_informative=3, n_redundant=1, n_classes=n_classes,
+                               flip_y=0.1, random_state=seed)
+    return StandardScaler().fit_transform(X), y
+
+
+def _weights(n):
+    return np.random.default_rng(1).uniform(0.2, 2.0, n)
+
+
+def _fit_both(X, y, sample_weight=None, sk_params=None, **params):
+    params = dict(dict(Cs=6, cv=4, l1_ratios=(0.0,), scoring="neg_log_loss",
+                       use_legacy_attributes=False, **TIGHT), **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SkLogisticRegressionCV(**dict(params, **(sk_params or {}))).fit(
+            X, y, sample_weight=sample_weight)
+    ours = LogisticRegressionCV(**params).fit(X, y, sample_weight=sample_weight)
+    return ours, theirs
+
+
+def _close(a, b, rtol=RTOL):
+    """Equal within rtol of the largest entry (path points near zero included)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(np.max(np.abs(b)), 1e-12))
+
+
+def _assert_same(ours, theirs, rtol=RTOL, iterations=False):
+    assert ours.C_ == theirs.C_
+    assert ours.l1_ratio_ == theirs.l1_ratio_
+    np.testing.assert_array_equal(ours.Cs_, theirs.Cs_)
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    _close(ours.scores_, theirs.scores_, rtol)
+    _close(ours.coefs_paths_, theirs.coefs_paths_, rtol)
+    _close(ours.coef_, theirs.coef_, rtol)
+    _close(ours.intercept_, theirs.intercept_, rtol)
+    assert ours.n_iter_.shape == theirs.n_iter_.shape
+    if iterations:
+        np.testing.assert_array_equal(ours.n_iter_, theirs.n_iter_)
+
+
+# -- the same as scikit-learn's ------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("scoring", ["neg_log_loss", None])
+def test_l2_path_equals_sklearn(n_classes, scoring):
+    X, y = _data(n_classes)
+    ours, theirs = _fit_both(X, y, scoring=scoring)
+    # the same L-BFGS-B settings from the same starts: the same iterations
+    _assert_same(ours, theirs, iterations=True)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_l1_ratios_equal_saga(n_classes):
+    X, y = _data(n_classes, n_samples=90, n_features=4)
+    # scikit-learn's saga stops within a few epochs where every coefficient is zero,
+    # its intercept short of the optimum: Cs where the models are not all zero
+    ours, theirs = _fit_both(X, y, Cs=[0.5, 2.0, 8.0], cv=3, l1_ratios=[0.5, 1.0],
+                             sk_params=dict(solver="saga", tol=1e-12,
+                                            max_iter=100_000),
+                             solver="saga")
+    _assert_same(ours, theirs, rtol=1e-4)
+    # the same zeros on the paths
+    paths_ours, paths_theirs = ours.coefs_paths_, theirs.coefs_paths_
+    np.testing.assert_array_equal(paths_ours == 0, np.abs(paths_theirs) < 1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("class_weight", ["balanced", "dict"])
+def test_class_weight_equals_sklearn(n_classes, class_weight):
+    X, y = _data(n_classes)
+    if class_weight == "dict":
+        class_weight = {0: 0.5, 1: 2.0, 2: 1.5} if n_classes == 3 else {0: 0.5, 1: 2.0}
+    ours, theirs = _fit_both(X, y, class_weight=class_weight)
+    _assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("scoring", ["neg_log_loss", None])
+def test_sample_weight_equals_sklearn(n_classes, scoring):
+    X, y = _data(n_classes)
+    ours, theirs = _fit_both(X, y, sample_weight=_weights(len(y)), scoring=scoring,
+                             class_weight="balanced")
+    _assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("l1_ratios", [(0.0,), "warn"])
+def test_refit_false_equals_sklearn(n_classes, l1_ratios):
+    X, y = _data(n_classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ours, theirs = _fit_both(X, y, refit=False, l1_ratios=l1_ratios,
+                                 scoring="accuracy")
+    _assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_legacy_attributes_equal_sklearn(n_classes):
+    """scikit-learn 1.9's default layout: dicts per class, arrays of C_ and l1_ratio_,
+    and its three FutureWarnings."""
+    X, y = _data(n_classes)
+    with warnings.catch_warnings(record=True) as record_theirs:
+        warnings.simplefilter("always")
+        theirs = SkLogisticRegressionCV(Cs=4, cv=3, **TIGHT).fit(X, y)
+    with warnings.catch_warnings(record=True) as record_ours:
+        warnings.simplefilter("always")
+        ours = LogisticRegressionCV(Cs=4, cv=3, **TIGHT).fit(X, y)
+
+    def future(record):
+        return sorted(str(w.message) for w in record if w.category is FutureWarning)
+
+    assert future(record_ours) == future(record_theirs)
+    assert len(future(record_ours)) == 3
+    for name in ("C_", "l1_ratio_", "l1_ratios_"):
+        ours_value, theirs_value = getattr(ours, name), getattr(theirs, name)
+        assert ours_value.shape == theirs_value.shape, name
+        assert ours_value.dtype == theirs_value.dtype, name
+        np.testing.assert_array_equal(ours_value, theirs_value)
+    for name in ("coefs_paths_", "scores_"):
+        ours_dict, theirs_dict = getattr(ours, name), getattr(theirs, name)
+        assert list(ours_dict) == list(theirs_dict)
+        for key in theirs_dict:
+            _close(ours_dict[key], theirs_dict[key])
+    np.testing.assert_array_equal(ours.n_iter_, theirs.n_iter_)
+    _close(ours.coef_, theirs.coef_)
+
+
+def test_elasticnet_legacy_shapes_equal_sklearn():
+    X, y = _data(3, n_samples=90, n_features=4)
+    params = dict(Cs=[0.1, 1.0], cv=3, l1_ratios=[0.2, 0.8], solver="saga",
+                  scoring="neg_log_loss", use_legacy_attributes=True, tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SkLogisticRegressionCV(**params).fit(X, y)
+    ours = LogisticRegressionCV(**params).fit(X, y)
+    for name in ("coefs_paths_", "scores_"):
+        for key in getattr(theirs, name):
+            assert getattr(ours, name)[key].shape == getattr(theirs, name)[key].shape
+    assert ours.n_iter_.shape == theirs.n_iter_.shape == (1, 3, 2, 2)
+    assert ours.C_.shape == ours.l1_ratio_.shape == (3,)
+
+
+def test_folds_missing_classes_equal_sklearn():
+    """Training folds without some classes still fit every class's coefficients."""
+    X, y = _data(3)
+    order = np.argsort(y, kind="stable")
+    ours, theirs = _fit_both(X[order], y[order], cv=KFold(3), scoring="neg_brier_score")
+    # the intercept of a class absent from the training rows runs off towards -inf
+    # until the gradient test stops it: compare what the absent class leaves alone
+    assert ours.C_ == theirs.C_
+    _close(ours.scores_, theirs.scores_)
+    _close(ours.coefs_paths_[..., :-1], theirs.coefs_paths_[..., :-1])
+    _close(ours.coef_, theirs.coef_)
+
+
+def test_string_labels_and_custom_scorer():
+    X, y = _data(3)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    calls = []
+
+    def scorer(est, X_test, y_test):
+        calls.append(len(y_test))
+        return float(np.mean(est.predict(X_test) == y_test))
+
+    ours, theirs = _fit_both(X, labels, scoring=scorer, Cs=3, cv=4)
+    _assert_same(ours, theirs)
+    assert len(calls) == 2 * 4 * 3  # (fastlr's and scikit-learn's) x folds x Cs
+    assert ours.predict(X[:5]).dtype == labels.dtype
+
+
+# -- inputs, backends and the path ---------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_csr_and_backends_give_the_same_model(backend, n_classes):
+    X, y = _data(n_classes)
+    X = np.where(np.abs(X) > 0.5, X, 0.0)
+    params = dict(Cs=5, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+                  use_legacy_attributes=False, **TIGHT)
+    reference = LogisticRegressionCV(backend="numpy", **params).fit(X, y)
+    for X_kind in (X, sp.csr_matrix(X)):
+        est = LogisticRegressionCV(backend=backend, **params).fit(X_kind, y)
+        assert est.backend_ == backend
+        assert est.C_ == reference.C_
+        _close(est.coefs_paths_, reference.coefs_paths_, 1e-6)
+        _close(est.coef_, reference.coef_, 1e-6)
+
+
+def test_path_order_does_not_depend_on_the_order_of_Cs():
+    """Each fold's path runs from the smallest C up, whatever the order of Cs; the
+    attributes follow the order of Cs."""
+    X, y = _data(2)
+    Cs = np.logspace(-3, 3, 5)
+    params = dict(cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+                  use_legacy_attributes=False, tol=1e-6)
+    up = LogisticRegressionCV(Cs=Cs, **params).fit(X, y)
+    down = LogisticRegressionCV(Cs=Cs[::-1], **params).fit(X, y)
+    np.testing.assert_array_equal(down.coefs_paths_, up.coefs_paths_[:, :, ::-1])
+    np.testing.assert_array_equal(down.scores_, up.scores_[:, :, ::-1])
+    assert down.C_ == up.C_
+
+
+def test_warm_start_saves_iterations():
+    """Along the path each C starts from the previous solution: fewer iterations than
+    fitting every C from zero."""
+    X, y = _data(3)
+    Cs = np.logspace(-2, 3, 6)
+    est = LogisticRegressionCV(Cs=Cs, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+                               use_legacy_attributes=False, tol=1e-8,
+                               max_iter=1000).fit(X, y)
+    cold = 0
+    from sklearn.model_selection import StratifiedKFold
+
+    for train, _ in StratifiedKFold(3).split(X, y):
+        for C in Cs:
+            cold += fastlr.LogisticRegression(C=C, tol=1e-8, max_iter=1000).fit(
+                X[train], y[train]).n_iter_[0]
+    assert est.n_iter_.sum() < 0.8 * cold
+
+
+def test_float32_stays_float32():
+    X, y = _data(2)
+    est = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+                               use_legacy_attributes=False).fit(X.astype(np.float32), y)
+    assert est.coef_.dtype == est.coefs_paths_.dtype == np.float32
+
+
+def test_dask_input_is_refused():
+    da = pytest.importorskip("dask.array")
+    X, y = _data(2)
+    est = LogisticRegressionCV(Cs=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+                               use_legacy_attributes=False)
+    with pytest.raises(TypeError, match="Dask arrays are not supported"):
+        est.fit(da.from_array(X, chunks=(60, -1)), y)
+
+
+def test_errors_as_sklearn():
+    X, y = _data(3)
+    with pytest.raises(ValueError, match="l1_ratios must be an array-like"):
+        LogisticRegressionCV(penalty="elasticnet", solver="saga", l1_ratios=[2.0],
+                             scoring=None, use_legacy_attributes=False).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight dict must have the class labels"):
+        LogisticRegressionCV(class_weight={7: 1.0}, l1_ratios=(0,), scoring=None,
+                             use_legacy_attributes=False).fit(X, y)
+    with pytest.raises(ValueError, match="supports only 'l2' or None penalties"):
+        LogisticRegressionCV(l1_ratios=(0.5,), scoring=None,
+                             use_legacy_attributes=False).fit(X, y)
+
+
+# -- scikit-learn's estimator checks ----------------------------------------------------
+
+
+@parametrize_with_checks([
+    LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="accuracy",
+                         use_legacy_attributes=False),
+    # small Cs: with large coefficients float32 probabilities underflow to 0, and
+    # the check compares their log with predict_log_proba
+    LogisticRegressionCV(Cs=[0.1, 1.0], cv=3, l1_ratios=(0.5,), solver="saga",
+                         scoring="neg_log_loss", use_legacy_attributes=True),
+])
+def test_check_estimator(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)

@@ -293,3 +293,36 @@ def test_check_estimator(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+# -- scikit-learn's callbacks: the folds and the path ------------------------------------
+
+
+def test_callbacks_show_folds_and_path():
+    callback = pytest.importorskip("sklearn.callback")
+    from sklearn.callback.tests._utils import RecordingCallback
+
+    X, y = _data(3)
+    cb = RecordingCallback()
+    Cs = [0.01, 1.0, 0.1]
+    est = LogisticRegressionCV(Cs=Cs, cv=3, l1_ratios=(0.0, 0.5), solver="saga",
+                               scoring=None, use_legacy_attributes=False, tol=1e-6,
+                               max_iter=500)
+    est.set_callbacks(cb).fit(X, y)
+    ends = [rec for rec in cb.record if rec["name"] == "on_fit_task_end"]
+    names = [rec["context"].task_name for rec in ends]
+    assert names.count("fold-path") == 3 * 2
+    assert names.count("C") == 3 * 2 * 3
+    assert names.count("refit") == 1 and names.count("fit") == 1
+    assert names[-1] == "fit" and names[-2] == "refit"
+    # the first path's points, smallest C first, are the models of coefs_paths_
+    points = [rec for rec in ends if rec["context"].task_name == "C"][:3]
+    for point, c in zip(points, np.argsort(Cs)):
+        model = point["kwargs"]["fitted_estimator"]
+        np.testing.assert_array_equal(model.coef_, est.coefs_paths_[0, 0, c, :, :-1])
+        np.testing.assert_array_equal(model.intercept_, est.coefs_paths_[0, 0, c, :, -1])
+    # under each point, one task per solver iteration and the closing one
+    in_paths = [rec for rec in ends if rec["context"].task_name.endswith("-iter")
+                and rec["context"].parent.task_name == "C"]
+    assert len(in_paths) == est.n_iter_.sum() + est.n_iter_.size
+    assert callback is not None

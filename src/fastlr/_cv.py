@@ -48,6 +48,7 @@ from sklearn.utils.validation import (
 from ._cv_path import (
     FoldData,
     PathSettings,
+    PathTasks,
     effective_l1_ratio,
     fastlr_solver,
     fit_path,
@@ -333,6 +334,14 @@ class LogisticRegressionCV(LogisticRegression):
             verbose=self.verbose, fit_intercept=self.fit_intercept,
             n_classes=n_classes, backend=self.backend, n_threads=self._n_threads(),
             blas_guard=_blas_single_thread)
+        root = None
+        if self._wants_callbacks():
+            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+            hook_data = dict(X=data.X, y=y_checked, metadata=metadata)
+            root = self._init_callback_context(
+                max_subtasks=len(folds) * len(grid) + int(self.refit))
+            root.call_on_fit_task_begin(estimator=self, **hook_data)
+            settings.tasks = PathTasks(root, self, classes, self.max_iter)
         model = LogisticRegression(solver=self.solver, backend=self.backend,
                                    n_jobs=self.n_jobs)
         model.classes_ = classes
@@ -362,9 +371,13 @@ class LogisticRegressionCV(LogisticRegression):
 
         w, C_, l1_ratio_ = self._choose(paths, scores, Cs, grid, penalty)
         if self.refit:
-            w = self._refit(data, w, C_, effective_l1_ratio(penalty, l1_ratio_))
+            w = self._refit(data, w, C_, effective_l1_ratio(penalty, l1_ratio_), root,
+                            y_checked)
         self._store(w, C_, l1_ratio_, paths, scores, n_iter, grid, l1_ratios, legacy,
                     data.dtype, p)
+        if root is not None:
+            root.call_on_fit_task_end(estimator=self, **hook_data,
+                                      reconstruction_attributes={})
         return self
 
     def _choose(self, paths, scores, Cs, grid, penalty):
@@ -386,8 +399,9 @@ class LogisticRegressionCV(LogisticRegression):
             l1_ratio_ = np.mean(np.asarray(grid, dtype=np.float64)[best_l1])
         return w, C_, l1_ratio_
 
-    def _refit(self, data, w0, C, l1_ratio):
-        """The model fitted on every row at ``C``, ``l1_ratio``, started from ``w0``."""
+    def _refit(self, data, w0, C, l1_ratio, root=None, labels=None):
+        """The model fitted on every row at ``C``, ``l1_ratio``, started from ``w0``;
+        a ``"refit"`` task of the callbacks' ``root`` when there is one."""
         n_threads = self._n_threads()
         name, backend = self._backend_for(data.X)
         objective = LogisticObjective(backend, data.X, data.target, data.sample_weight,
@@ -403,12 +417,36 @@ class LogisticRegressionCV(LogisticRegression):
         if solver == "gd":
             lr = gd_learning_rate(data.X, data.sample_weight, self.fit_intercept,
                                   penalty, data.n_classes)
+        task = iterations = None
+        if root is not None:
+            from .solvers._callbacks import IterationTasks
+
+            metadata = None
+            if data.sample_weight is not None:
+                metadata = {"sample_weight": data.sample_weight}
+            hook_data = dict(X=data.X, y=labels, metadata=metadata)
+            task = root.subcontext(task_name="refit", max_subtasks=self.max_iter + 1)
+            task.call_on_fit_task_begin(estimator=self, **hook_data)
+            dtype = data.dtype
+
+            def unpack(coef):
+                W, B = objective.unpack(coef)
+                return W.astype(dtype), B.astype(dtype)
+
+            iterations = IterationTasks(task, self, data.X, labels, metadata, unpack,
+                                        coef0, f"{solver}-iter")
         with _blas_single_thread(name == "numba"):
             res = solve(solver, objective, penalty, coef0, tol=self.tol,
                         max_iter=self.max_iter, verbose=max(0, self.verbose - 1),
-                        learning_rate=lr)
+                        learning_rate=lr, callback=iterations)
         self.backend_ = name
         W, B = objective.unpack(res.coef)
+        if task is not None:
+            iterations.close()
+            task.call_on_fit_task_end(
+                estimator=self, **hook_data,
+                reconstruction_attributes={"coef_": W.astype(dtype),
+                                           "intercept_": B.astype(dtype)})
         w = np.zeros_like(w0)
         w[:, :p] = W
         if self.fit_intercept:

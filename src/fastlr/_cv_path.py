@@ -96,6 +96,71 @@ class FoldData:
             self.sw_sum = float(np.sum(self.sample_weight, dtype=np.float64))
 
 
+class PathTasks:
+    """scikit-learn's callbacks (``sklearn.callback``) for the folds and their paths.
+
+    Under the fit's root task: one ``"fold-path"`` task per fold and l1_ratio, one
+    ``"C"`` task per point of that path (smallest C first), and under it one task per
+    solver iteration (:class:`fastlr.solvers._callbacks.IterationTasks`); the
+    estimator adds a ``"refit"`` task. The fitted estimator of a point's task is the
+    model of that fold at that C. A callback that returns True at an iteration stops
+    that point's solver, as in :class:`fastlr.LogisticRegression`.
+
+    root : the fit's root CallbackContext; estimator : the estimator being fitted;
+    classes : its classes_ (the hooks receive labels, not encoded targets)
+    """
+
+    def __init__(self, root, estimator, classes, max_iter):
+        self.root = root
+        self.estimator = estimator
+        self.classes = classes
+        self.max_iter = max_iter
+
+    def _hook_data(self, fold):
+        def labels():
+            return self.classes[np.asarray(fold.target, dtype=np.intp)]
+
+        metadata = None
+        if fold.sample_weight is not None:
+            metadata = {"sample_weight": fold.sample_weight}
+        return dict(X=fold.X, y=labels, metadata=metadata)
+
+    def begin_path(self, fold, n_cs):
+        task = self.root.subcontext(task_name="fold-path", max_subtasks=n_cs)
+        task.call_on_fit_task_begin(estimator=self.estimator, **self._hook_data(fold))
+        return task
+
+    def begin_point(self, path_task, fold, objective, coef0, solver):
+        from .solvers._callbacks import IterationTasks
+
+        task = path_task.subcontext(task_name="C", max_subtasks=self.max_iter + 1)
+        data = self._hook_data(fold)
+        task.call_on_fit_task_begin(estimator=self.estimator, **data)
+        dtype = fold.X.dtype
+
+        def unpack(coef):
+            W, B = objective.unpack(coef)
+            return W.astype(dtype), B.astype(dtype)
+
+        iterations = IterationTasks(task, self.estimator, fold.X, data["y"],
+                                    data["metadata"], unpack, coef0, f"{solver}-iter")
+        return task, iterations, unpack
+
+    def end_point(self, point, coef, fold):
+        task, iterations, unpack = point
+        iterations.close()
+        W, B = unpack(coef)
+        task.call_on_fit_task_end(estimator=self.estimator, **self._hook_data(fold),
+                                  reconstruction_attributes={"coef_": W,
+                                                             "intercept_": B})
+        return W, B
+
+    def end_path(self, path_task, fold, last):
+        attributes = None if last is None else {"coef_": last[0], "intercept_": last[1]}
+        path_task.call_on_fit_task_end(estimator=self.estimator, **self._hook_data(fold),
+                                       reconstruction_attributes=attributes)
+
+
 def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
     """Fit one fold at every C of ``Cs``, smallest C first, each warm-started.
 
@@ -122,6 +187,9 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
     n_iter = np.zeros(len(Cs), dtype=np.int32)
     coef = np.zeros(objective.n_coef) if coef0 is None else np.array(coef0, float)
     mean_sq = None
+    tasks = s.tasks
+    path_task = tasks.begin_path(fold, len(Cs)) if tasks is not None else None
+    last = None
     with s.blas_guard(name == "numba"):
         for i in np.argsort(np.asarray(Cs, dtype=np.float64), kind="stable"):
             penalty = make_penalty(Cs[i], l1_ratio, fold.sw_sum, n_rows * p)
@@ -133,17 +201,24 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
                     mean_sq = mean_row_sq_norm(fold.X, fold.sample_weight)
                 lr = _solvers.gd_auto_learning_rate(mean_sq, s.fit_intercept, penalty.l2,
                                                     s.n_classes)
+            point = None
+            if tasks is not None:
+                point = tasks.begin_point(path_task, fold, objective, coef, solver)
             res = solve(solver, objective, penalty, coef, tol=s.tol, max_iter=s.max_iter,
                         verbose=s.verbose, learning_rate=lr,
-                        callback=s.path_callback(i) if s.path_callback else None)
+                        callback=None if point is None else point[1])
             if not np.all(np.isfinite(res.coef)):  # defensive
                 raise ValueError("The fit produced non-finite coefficients; rescale X.")
             coef = res.coef
+            if point is not None:
+                last = tasks.end_point(point, coef, fold)
             W, B = objective.unpack(coef)
             coefs[i, :, :p] = W
             if s.fit_intercept:
                 coefs[i, :, p] = B
             n_iter[i] = res.n_iter
+    if path_task is not None:
+        tasks.end_path(path_task, fold, last)
     return coefs, n_iter
 
 
@@ -151,7 +226,7 @@ class PathSettings:
     """What every fold's path shares (plain attributes)."""
 
     def __init__(self, *, solver, tol, max_iter, verbose, fit_intercept, n_classes,
-                 backend, n_threads, blas_guard, path_callback=None):
+                 backend, n_threads, blas_guard, tasks=None):
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -161,7 +236,7 @@ class PathSettings:
         self.backend = backend
         self.n_threads = n_threads
         self.blas_guard = blas_guard
-        self.path_callback = path_callback
+        self.tasks = tasks  # a PathTasks when callbacks are set
         self.backend_used = None  # set by fit_path
 
 

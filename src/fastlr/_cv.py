@@ -1,4 +1,4 @@
-"""``fastlr.LogisticRegressionCV``: a drop-in for scikit-learn 1.9's ``LogisticRegressionCV``.
+"""``fastlr.LogisticRegressionCV``: a drop-in for scikit-learn 1.9's LogisticRegressionCV.
 
 ``C`` (and ``l1_ratio``) chosen by cross-validation. The orchestration is scikit-learn's,
 step for step, so that the same data, ``cv`` and scoring give the same folds, the same

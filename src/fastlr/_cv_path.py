@@ -1,4 +1,4 @@
-"""One fold of :class:`fastlr.LogisticRegressionCV`: its data, its path over ``Cs``, its scores.
+"""One fold of :class:`fastlr.LogisticRegressionCV`: its data, its path over Cs, its scores.
 
 A fold's path fits the training rows at every ``C`` of the grid, from the strongest
 penalty (smallest ``C``) to the weakest, each fit starting from the previous solution
@@ -18,10 +18,11 @@ costs kernel time: every epoch reads all ``n_samples`` rows instead of the
 its memory (``(k - 1) / k`` of X) for the fold's lifetime; a path reads the fold some
 tens to hundreds of times. Measured (``scripts/bench_cv.py --fold-data``: 200,000 x
 100 float64, one fold of 5, 10 ``Cs``, Numba on 2 shared cores) the copy made the
-fold's path 17-21 % faster, the copy itself included, as the row count predicts. So in-memory X (dense and CSR) is copied, one fold at a
-time: the peak is X plus one training copy, below scikit-learn's, which holds X plus
-a fold's training and test copies. The test rows are taken only after the path is
-fitted and the training copy released.
+fold's path 8-22 % faster in four runs on a busy shared machine, the copy itself
+included; the row count predicts 25 %. So in-memory X (dense and CSR) is copied, one
+fold at a time: the peak is X plus one training copy, below scikit-learn's, which
+holds X plus a fold's training and test copies. The test rows are taken only after the
+path is fitted and the training copy released.
 
 Cores
 -----
@@ -48,7 +49,8 @@ from .backends import backend_for
 
 def effective_l1_ratio(penalty, l1_ratio):
     """The l1_ratio actually fitted for scikit-learn's ``penalty`` name: 0 for "l2", 1 for
-    "l1" (scikit-learn's solvers ignore ``l1_ratio`` then), ``l1_ratio`` for the elastic net."""
+    "l1" (scikit-learn's solvers ignore ``l1_ratio`` then), ``l1_ratio`` for the elastic
+    net."""
     return {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
 
 

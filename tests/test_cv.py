@@ -170,6 +170,32 @@ def test_elasticnet_legacy_shapes_equal_sklearn():
     assert ours.C_.shape == ours.l1_ratio_.shape == (3,)
 
 
+@pytest.mark.parametrize("refit", [True, False])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ties_broken_as_sklearn(refit, n_classes):
+    """Tied scores: the first maximum in (C index, l1_ratio index) order of the given
+    Cs, summed over folds with refit, per fold without."""
+    X, y = _data(n_classes, n_samples=90, n_features=4)
+    pattern = iter(np.tile([0.5, 0.9, 0.9, 0.1, 0.9, 0.2], 100))
+
+    def tied(est, X_test, y_test):  # the same sequence for both libraries
+        return next(pattern)
+
+    Cs = [10.0, 0.1, 1.0]  # not sorted: "first" is in the order of Cs
+    # an array: scikit-learn 1.9 indexes l1_ratios with an array when refit=False, which
+    # a list does not allow (fastlr takes either)
+    params = dict(Cs=Cs, cv=3, l1_ratios=np.array([0.2, 0.7]), solver="saga", refit=refit,
+                  use_legacy_attributes=False, tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SkLogisticRegressionCV(scoring=tied, **params).fit(X, y)
+    pattern = iter(np.tile([0.5, 0.9, 0.9, 0.1, 0.9, 0.2], 100))
+    ours = LogisticRegressionCV(scoring=tied, **params).fit(X, y)
+    np.testing.assert_array_equal(ours.scores_, theirs.scores_)
+    assert ours.C_ == theirs.C_
+    assert ours.l1_ratio_ == theirs.l1_ratio_
+
+
 def test_folds_missing_classes_equal_sklearn():
     """Training folds without some classes still fit every class's coefficients."""
     X, y = _data(3)

@@ -282,13 +282,24 @@ def test_float32_stays_float32():
     assert est.coef_.dtype == est.coefs_paths_.dtype == np.float32
 
 
-def test_dask_input_is_refused():
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_dask_folds_equal_in_memory(n_classes):
+    """Dask X (chunks left where they are, zero weights outside each fold) gives the
+    in-memory model; labels and weights may be Dask arrays too."""
     da = pytest.importorskip("dask.array")
-    X, y = _data(2)
-    est = LogisticRegressionCV(Cs=3, l1_ratios=(0.0,), scoring="neg_log_loss",
-                               use_legacy_attributes=False)
-    with pytest.raises(TypeError, match="Dask arrays are not supported"):
-        est.fit(da.from_array(X, chunks=(60, -1)), y)
+    X, y = _data(n_classes, n_samples=120, n_features=4)
+    sw = _weights(len(y))
+    params = dict(Cs=[0.01, 0.1, 1.0], cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+                  use_legacy_attributes=False, tol=1e-10, max_iter=1000)
+    reference = LogisticRegressionCV(**params).fit(X, y, sample_weight=sw)
+    est = LogisticRegressionCV(**params).fit(da.from_array(X, chunks=(50, -1)),
+                                             da.from_array(y, chunks=50),
+                                             sample_weight=sw)
+    assert est.backend_.startswith("dask+")
+    assert est.C_ == reference.C_
+    _close(est.scores_, reference.scores_, 1e-8)
+    _close(est.coefs_paths_, reference.coefs_paths_, 1e-6)
+    _close(est.coef_, reference.coef_, 1e-6)
 
 
 def test_errors_as_sklearn():

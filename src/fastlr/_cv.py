@@ -46,6 +46,7 @@ from sklearn.utils.validation import (
 )
 
 from ._cv_path import (
+    DaskFoldData,
     FoldData,
     PathSettings,
     PathTasks,
@@ -54,6 +55,7 @@ from ._cv_path import (
     fit_path,
     fold_scorer,
     gd_learning_rate,
+    dask_test_rows,
     score_path,
     solve,
 )
@@ -61,6 +63,15 @@ from ._data import fit_data, is_dask
 from ._estimator import LogisticRegression, _blas_single_thread, _check_solver
 from ._loss import LogisticObjective
 from ._penalty import make_penalty
+
+
+def _in_memory(a):
+    """A Dask array computed (labels, weights: one value per row), anything else as is."""
+    if is_dask(a):
+        from .backends.dask_backend import client, compute
+
+        (a,) = compute(client(), a)
+    return np.asarray(a)
 
 
 def _resolve_grid(est):
@@ -136,8 +147,8 @@ class LogisticRegressionCV(LogisticRegression):
     A drop-in for scikit-learn 1.9's ``LogisticRegressionCV``: the same parameters,
     defaults (with their deprecation warnings), folds, scores, choice of ``C_`` and
     fitted attributes. Each fold's path over ``Cs`` runs smallest ``C`` first, every
-    fit warm-started from the previous one, on fastlr's kernels (any backend; dense or
-    CSR X). Prediction is :class:`fastlr.LogisticRegression`'s.
+    fit warm-started from the previous one, on fastlr's kernels (any backend; dense, CSR
+    or Dask X). Prediction is :class:`fastlr.LogisticRegression`'s.
 
     Parameters
     ----------
@@ -274,9 +285,10 @@ class LogisticRegressionCV(LogisticRegression):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, Dask array} of shape (n_samples, n_features)
             float32 stays float32; a sparse matrix is used as CSR, never made dense.
-            Dask arrays are not accepted (see the README).
+            A Dask array's chunks stay where they are: each fold's rows are chosen by
+            zero sample weights, the test rows gathered once per fold for the scores.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the fits, and of the default (accuracy) scores; passed to a
@@ -290,15 +302,10 @@ class LogisticRegressionCV(LogisticRegression):
         self
         """
         _raise_for_params(params, self, "fit")
-        if is_dask(X):
-            raise TypeError(
-                "LogisticRegressionCV takes in-memory X (a NumPy array or a scipy.sparse "
-                "matrix); Dask arrays are not supported. Fit fastlr.LogisticRegression on "
-                "the Dask array for a given C, or compute X first.")
         penalty, l1_ratios, scoring, legacy = _resolve_grid(self)
         grid = [None] if l1_ratios is None else list(l1_ratios)
         if isinstance(self.class_weight, dict):
-            classes = np.unique(np.asarray(y))
+            classes = np.unique(_in_memory(y))
             if not set(self.class_weight) <= set(classes):
                 raise ValueError(
                     "The given class_weight dict must have the class labels as keys; "
@@ -311,7 +318,7 @@ class LogisticRegressionCV(LogisticRegression):
                 "The 'liblinear' solver does not support multiclass classification "
                 "(n_classes >= 3). Either use another solver or wrap the estimator in "
                 "a OneVsRestClassifier to keep applying a one-versus-rest scheme.")
-        y_checked = classes[np.asarray(data.target, dtype=np.intp)]
+        y_checked = classes[np.asarray(_in_memory(data.target), dtype=np.intp)]
 
         if _routing_enabled():
             routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
@@ -326,8 +333,9 @@ class LogisticRegressionCV(LogisticRegression):
         Cs = np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, Integral) else \
             np.asarray(self.Cs)
         self.Cs_ = Cs
-        raw_sw = None if sample_weight is None else _check_sample_weight(sample_weight,
-                                                                         data.X)
+        raw_sw = None
+        if sample_weight is not None:
+            raw_sw = _check_sample_weight(_in_memory(sample_weight), y_checked)
         scorer = fold_scorer(scoring, classes)
         settings = PathSettings(
             solver=self.solver, tol=self.tol, max_iter=self.max_iter,
@@ -352,17 +360,20 @@ class LogisticRegressionCV(LogisticRegression):
         paths = np.empty((len(folds), len(grid), len(Cs), n_rows, n_dof))
         scores = np.empty((len(folds), len(grid), len(Cs)))
         n_iter = np.empty((len(folds), len(grid), len(Cs)), dtype=np.int32)
+        on_dask = data.kind == "dask"
         for f, (train, test) in enumerate(folds):
-            fold = FoldData(data.X, data.target, data.sample_weight, train)
+            fold = (DaskFoldData if on_dask else FoldData)(data.X, data.target,
+                                                           data.sample_weight, train)
             for j, ratio in enumerate(grid):
                 paths[f, j], n_iter[f, j] = fit_path(
                     fold, Cs, effective_l1_ratio(penalty, ratio), settings)
             del fold  # the training copy goes before the test rows are taken
-            X_test, y_test = data.X[test], y_checked[test]
+            X_test = dask_test_rows(data.X, test) if on_dask else data.X[test]
+            y_test = y_checked[test]
             sw_test = None if raw_sw is None else raw_sw[test]
             score_params = {}
             if scorer is not None:
-                score_params = _check_method_params(data.X, params=routed.scorer.score,
+                score_params = _check_method_params(y_checked, params=routed.scorer.score,
                                                     indices=test)
             for j in range(len(grid)):
                 scores[f, j] = score_path(model, paths[f, j], Cs, scorer, X_test, y_test,

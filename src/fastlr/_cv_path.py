@@ -24,6 +24,10 @@ fold at a time: the peak is X plus one training copy, below scikit-learn's, whic
 holds X plus a fold's training and test copies. The test rows are taken only after the
 path is fitted and the training copy released.
 
+A Dask X is the exception (:class:`DaskFoldData`): copying its training rows would move
+chunks between workers, so there the rows outside the fold get weight zero and every
+chunk stays where it lives; the test rows are gathered (and persisted) once per fold.
+
 Cores
 -----
 Folds run one after another; every kernel call of every fold uses all the threads
@@ -163,6 +167,43 @@ class PathTasks:
                                        reconstruction_attributes=attributes)
 
 
+class DaskFoldData:
+    """A fold of a Dask X: every row stays where its chunk lives, rows outside the fold
+    weigh zero (copying the training rows would move chunks between workers). Each
+    epoch reads every row, a cost of ``k / (k - 1)`` against a copy in memory.
+
+    X, target, sample_weight : the persisted Dask arrays of the fitted data
+    train : ndarray of int, the fold's training rows
+    """
+
+    def __init__(self, X, target, sample_weight, train):
+        import dask.array as da
+
+        from .backends.dask_backend import client, compute, persist
+
+        mask = np.zeros(X.shape[0], dtype=X.dtype)
+        mask[train] = 1.0
+        weights = da.from_array(mask, chunks=(X.chunks[0],))
+        if sample_weight is not None:
+            weights = weights * sample_weight
+        self.X, self.target = X, target
+        c = client()
+        (self.sample_weight,) = persist(c, weights)
+        if sample_weight is None:
+            self.sw_sum = float(len(train))
+        else:
+            (total,) = compute(c, da.sum(self.sample_weight, dtype=np.float64))
+            self.sw_sum = float(total)
+
+
+def dask_test_rows(X, test):
+    """The test rows of a Dask X, gathered once and persisted for the fold's scores."""
+    from .backends.dask_backend import client, persist
+
+    (X_test,) = persist(client(), X[test])
+    return X_test
+
+
 def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
     """Fit one fold at every C of ``Cs``, smallest C first, each warm-started.
 
@@ -179,7 +220,9 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
     n_iter : ndarray of shape (n_cs,), int32, in the order of ``Cs``
     """
     s = settings
-    name, backend = backend_for(s.backend, input_kind(fold.X), n_elements(fold.X))
+    kind = input_kind(fold.X)
+    size = None if kind == "dask" else n_elements(fold.X)
+    name, backend = backend_for(s.backend, kind, size, s.n_threads)
     s.backend_used = name
     objective = LogisticObjective(backend, fold.X, fold.target, fold.sample_weight,
                                   s.n_classes, s.fit_intercept, 0.0, s.n_threads,

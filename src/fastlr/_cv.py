@@ -378,6 +378,7 @@ class LogisticRegressionCV(LogisticRegression):
             for j in range(len(grid)):
                 scores[f, j] = score_path(model, paths[f, j], Cs, scorer, X_test, y_test,
                                           sw_test, score_params)
+            del X_test  # before the next fold's training copy
         self.backend_ = settings.backend_used
 
         w, C_, l1_ratio_ = self._choose(paths, scores, Cs, grid, penalty)

@@ -48,6 +48,7 @@ from sklearn.utils.validation import (
 from ._cv_path import (
     DaskFoldData,
     FoldData,
+    FoldModel,
     PathSettings,
     PathTasks,
     effective_l1_ratio,
@@ -350,8 +351,7 @@ class LogisticRegressionCV(LogisticRegression):
                 max_subtasks=len(folds) * len(grid) + int(self.refit))
             root.call_on_fit_task_begin(estimator=self, **hook_data)
             settings.tasks = PathTasks(root, self, classes, self.max_iter)
-        model = LogisticRegression(solver=self.solver, backend=self.backend,
-                                   n_jobs=self.n_jobs)
+        model = FoldModel(solver=self.solver, backend=self.backend, n_jobs=self.n_jobs)
         model.classes_ = classes
         model.n_features_in_ = p
 

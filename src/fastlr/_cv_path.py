@@ -45,7 +45,8 @@ import numpy as np
 from sklearn.metrics import get_scorer, make_scorer
 
 from . import solvers as _solvers
-from ._data import input_kind, mean_row_sq_norm, n_elements
+from ._data import input_kind, is_dask, mean_row_sq_norm, n_elements
+from ._estimator import LogisticRegression
 from ._loss import LogisticObjective
 from ._penalty import make_penalty
 from .backends import backend_for
@@ -288,6 +289,26 @@ class PathSettings:
 # -- scores -----------------------------------------------------------------------------
 
 
+class FoldModel(LogisticRegression):
+    """The model the scorers see: :class:`fastlr.LogisticRegression` with ``coef_`` and
+    ``intercept_`` set to each point of a fold's path in turn.
+
+    Its predictions on the fold's test rows (``test_X``, rows of the X the fit already
+    checked) go straight to the kernel: checking them again for every ``C`` would read
+    them once more per score. Any other X is checked as usual.
+    """
+
+    test_X = None
+
+    def _predict(self, X, finish, n_columns, dtype=None):
+        if X is not self.test_X or is_dask(X):
+            return super()._predict(X, finish, n_columns, dtype)
+        _, backend = self._backend_for(X)
+        return finish(backend.linear_predict(X, self._dense_coef(), self.intercept_,
+                                             n_threads=self._n_threads()))
+
+
+
 def fold_scorer(scoring, classes):
     """The scorer a fold's models are scored with, as scikit-learn's LogisticRegressionCV
     builds it: None (the model's own ``score``, accuracy) for ``scoring=None``, else
@@ -314,7 +335,7 @@ def fold_scorer(scoring, classes):
 def score_path(model, coefs, Cs, scorer, X_test, y_test, sw_test, score_params):
     """Scores of the fold's model at every C of the path, in the order of ``Cs``.
 
-    model : a fitted-looking :class:`fastlr.LogisticRegression` (``classes_`` set) whose
+    model : a :class:`FoldModel` (``classes_`` and ``n_features_in_`` set) whose
         ``coef_``/``intercept_``/``C`` are set to each point of the path in turn
     coefs : ndarray of shape (n_cs, n_rows, n_dof), from :func:`fit_path`
     scorer : from :func:`fold_scorer`; None scores with ``model.score`` (accuracy,
@@ -322,6 +343,7 @@ def score_path(model, coefs, Cs, scorer, X_test, y_test, sw_test, score_params):
     score_params : the scorer's other parameters, already restricted to the test rows
     """
     p = model.n_features_in_
+    model.test_X = X_test
     scores = np.empty(len(Cs))
     for i, C in enumerate(Cs):
         model.C = C
@@ -334,4 +356,5 @@ def score_path(model, coefs, Cs, scorer, X_test, y_test, sw_test, score_params):
             scores[i] = model.score(X_test, y_test, sample_weight=sw_test)
         else:
             scores[i] = scorer(model, X_test, y_test, **score_params)
+    model.test_X = None
     return scores

@@ -77,6 +77,8 @@ def test_l2_path_equals_sklearn(n_classes, scoring):
     ours, theirs = _fit_both(X, y, scoring=scoring)
     # the same L-BFGS-B settings from the same starts: the same iterations
     _assert_same(ours, theirs, iterations=True)
+    if scoring is None:  # accuracy: the same fractions, to the last bit
+        np.testing.assert_array_equal(ours.scores_, theirs.scores_)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

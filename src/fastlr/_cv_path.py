@@ -43,6 +43,7 @@ import inspect
 
 import numpy as np
 from sklearn.metrics import get_scorer, make_scorer
+from sklearn.utils._array_api import _average
 
 from . import solvers as _solvers
 from ._data import input_kind, is_dask, mean_row_sq_norm, n_elements
@@ -353,7 +354,11 @@ def score_path(model, coefs, Cs, scorer, X_test, y_test, sw_test, score_params):
         else:
             model.intercept_ = np.zeros(coefs.shape[1])
         if scorer is None:
-            scores[i] = model.score(X_test, y_test, sample_weight=sw_test)
+            # model.score's accuracy_score, without checking the labels again for every
+            # C (they are the fold's checked labels and predictions from classes_)
+            y_pred = model.predict(X_test)
+            scores[i] = float(_average(y_test == y_pred, weights=sw_test, normalize=True,
+                                       xp=np))
         else:
             scores[i] = scorer(model, X_test, y_test, **score_params)
     model.test_X = None

@@ -117,3 +117,39 @@ def _binary_rows_block(z, y, s, has_sw, row0, n, t, bits, dz, loss):
             di *= si
         dz[i] = di
         loss[i] = li
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _softmax_rows_block(Zb, zmax, y, s, has_sw, row0, n, K, Eb, bits, dB, J):
+    """Per-row maths of the multinomial loss for one block of n rows.
+
+    Zb  # IN (>= n * K,) z_ik = W_k . x_i + B_k, row-major
+    zmax  # IN (>= n,) max_k z_ik
+    y, s  # IN (n_samples,) class indices and sample weights, read at row0 + i
+    bits  # SCRATCH (>= n * K,)
+    Eb  # OUT (>= n * K,) d_ik = s_i (p_ik - [k == y_i]), the rows' gradient weights
+    dB  # IN/OUT (K,) += sum_i d_ik
+    J  # IN the running loss sum; returned with s_i (logsumexp(z_i) - z_i[y_i]) added
+       # row by row, in the same order as a caller adding them itself
+    Shared by the dense and CSR kernels, which differ only in how they form z and
+    spread d_ik over X's row.
+    """
+    for r in range(n):
+        for k in range(K):
+            Eb[r * K + k] = Zb[r * K + k] - zmax[r]
+    _exp_nonpos_block(Eb, n * K, Eb, bits)
+    for r in range(n):
+        yi = y[row0 + r]
+        si = np.float64(s[row0 + r]) if has_sw else 1.0
+        S = 0.0
+        for k in range(K):
+            S += Eb[r * K + k]
+        J += si * (np.log(S) + zmax[r] - Zb[r * K + yi])
+        inv = si / S
+        for k in range(K):
+            d = Eb[r * K + k] * inv
+            if k == yi:
+                d -= si
+            dB[k] += d
+            Eb[r * K + k] = d
+    return J

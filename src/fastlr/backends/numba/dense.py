@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._elementary import _FASTMATH, _binary_rows_block, _exp_nonpos_block
+from ._elementary import _FASTMATH, _binary_rows_block, _softmax_rows_block
 from ._threads import n_threads_for, sample_weights, thread_scope
 
 # Rows per block (see module docstring): 64 rows of 100 float64 features is 51 KB,
@@ -170,23 +170,10 @@ def _multinomial_sums_kernel(
                     Zb[r * K + k] = zk
                     zm = max(zm, zk)
                 zmax[r] = zm
-            for r in range(nb):
+            J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, dB, J)
+            for r in range(nb):  # dW += d_i x_i^T, the block still in cache
                 for k in range(K):
-                    Eb[r * K + k] = Zb[r * K + k] - zmax[r]
-            _exp_nonpos_block(Eb, nb * K, Eb, bits)
-            for r in range(nb):
-                yi = y[r0 + r]
-                si = np.float64(s[r0 + r]) if has_sw else 1.0
-                S = 0.0
-                for k in range(K):
-                    S += Eb[r * K + k]
-                J += si * (np.log(S) + zmax[r] - Zb[r * K + yi])
-                inv = si / S
-                for k in range(K):
-                    d = Eb[r * K + k] * inv
-                    if k == yi:
-                        d -= si
-                    dB[k] += d
+                    d = Eb[r * K + k]
                     for j in range(p):
                         dW[k, j] += d * X[r0 + r, j]
         for k in range(K):

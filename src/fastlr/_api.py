@@ -28,18 +28,11 @@ def sigmoid(z):
 
 def _check_X(X):
     """X as the kernels take it: a float32/float64 ndarray or CSR matrix."""
-    if sp.issparse(X):
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got shape {X.shape}.")
-        X = X if X.format == "csr" else X.tocsr()
-        if X.dtype not in (np.float32, np.float64):
-            if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-                raise ValueError(f"X must be numeric; got dtype {X.dtype}.")
-            X = X.astype(np.float64)
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X is empty: shape {X.shape}.")
-        return check_csr(X)
-    X = np.asarray(X)
+    sparse = sp.issparse(X)
+    if sparse:
+        X = X if X.format == "csr" or X.ndim != 2 else X.tocsr()
+    else:
+        X = np.asarray(X)
     if X.dtype not in (np.float32, np.float64):
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
             raise ValueError(f"X must be numeric; got dtype {X.dtype}.")
@@ -48,7 +41,7 @@ def _check_X(X):
         raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got shape {X.shape}.")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X is empty: shape {X.shape}.")
-    return X
+    return check_csr(X) if sparse else X
 
 
 def _check_result(objective, J, grad):

@@ -109,7 +109,7 @@ def _row_sq_norms(X):
     """``||x_i||^2`` of every row of an in-memory X (dense or sparse), float64."""
     if sp.issparse(X):
         X = X.tocsr()
-        return row_norms(X.astype(np.float64), squared=True)
+        return row_norms(X.astype(np.float64, copy=False), squared=True)
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
@@ -163,11 +163,10 @@ def class_weights(class_weight, classes, counts):
     return compute_class_weight(class_weight, classes=classes, y=classes)
 
 
-def _balanced_counts(class_weight, sw, target, n_classes):
-    """The per-class counts "balanced" needs: weighted where scikit-learn weights them."""
-    weights = sw if (sw is not None and BALANCED_COUNTS_WEIGHTED
-                     and isinstance(class_weight, str)) else None
-    return np.bincount(target, weights=weights, minlength=n_classes)
+def _counts_weighted(class_weight, sw):
+    """Whether "balanced" counts the sample weights (where scikit-learn does so)."""
+    return (sw is not None and BALANCED_COUNTS_WEIGHTED
+            and isinstance(class_weight, str))
 
 
 def encode_targets(y, classes, dtype):
@@ -241,7 +240,8 @@ def fit_data(est, X, y, sample_weight=None):
         if np.any(sw < 0):
             raise ValueError("sample_weight must be non-negative; got negative weights.")
     if est.class_weight is not None:
-        counts = _balanced_counts(est.class_weight, sw, idx, n_classes)
+        weights = sw if _counts_weighted(est.class_weight, sw) else None
+        counts = np.bincount(idx, weights=weights, minlength=n_classes)
         cw = np.asarray(class_weights(est.class_weight, classes, counts), dtype=X.dtype)
         sw = cw[idx] if sw is None else sw * cw[idx]
     sw_sum = float(X.shape[0])
@@ -380,8 +380,7 @@ def _dask_fit_data(est, X, y, sample_weight):
     target = y.map_blocks(encode_targets, classes, X.dtype, meta=meta)
     idx = target.astype(np.intp) if n_classes == 2 else target
     if est.class_weight is not None:
-        if (sw is not None and BALANCED_COUNTS_WEIGHTED
-                and isinstance(est.class_weight, str)):
+        if _counts_weighted(est.class_weight, sw):
             (counts,) = compute(c, da.bincount(idx, weights=sw, minlength=n_classes))
         cw = np.asarray(class_weights(est.class_weight, classes, counts), dtype=X.dtype)
         cw_rows = idx.map_blocks(_take, cw, meta=np.empty((0,), dtype=X.dtype))

@@ -21,6 +21,21 @@ the penalty, see :mod:`fastlr._loss`):
     dW_sum  # OUT (n_classes, n_features) float64: sum_i s_i (p_i - onehot(y_i)) x_i^T
     dB_sum  # OUT (n_classes,) float64
 
+``binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads=None)
+-> (J_sum, dw_sum, db_sum, H_sum)``
+    ``binary_sums`` plus the Hessian of the summed loss, for Newton's method:
+    H_sum  # OUT (q, q) float64, q = n_features + fit_intercept, both triangles:
+           # sum_i s_i a_i (1 - a_i) [x_i, 1] [x_i, 1]^T (the 1 only with an intercept)
+
+``multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
+n_threads=None) -> (J_sum, dW_sum, dB_sum, H_sum)``
+    H_sum  # OUT (m, m) float64, m = n_classes * (n_features + fit_intercept), in the
+           # order of the flat vector [W.ravel(), B]: the entry of (W[k, j], W[l, i]) is
+           # sum_r s_r p_rk (delta_kl - p_rl) x_rj x_ri, with x_r. = 1 for B
+
+    Both are optional: a backend without them (CUDA) runs the quasi-Newton solver for
+    ``solver="newton-cholesky"``.
+
 ``linear_predict(X, W, B, n_threads=None) -> Z``
     Z  # OUT (n_samples, n_classes), dtype of X: X W^T + B
 

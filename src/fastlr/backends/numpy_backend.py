@@ -89,3 +89,72 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None):
 def linear_predict(X, W, B, n_threads=None):
     W = np.asarray(W, dtype=X.dtype)
     return np.asarray(X @ W.T) + np.asarray(B, dtype=X.dtype)
+
+
+# -- Newton: the Hessian of the summed loss ------------------------------------------
+
+
+def _as_float64(X):
+    if issparse(X):
+        return X.astype(np.float64)
+    return np.asarray(X, dtype=np.float64)
+
+
+def _gram(X, d):
+    """X^T diag(d) X as a dense float64 (n_features, n_features) array (d may be < 0)."""
+    if issparse(X):
+        return np.asarray((X.T @ X.multiply(d[:, None]).tocsr()).toarray())
+    return X.T @ (d[:, None] * X)
+
+
+def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads=None):
+    """:func:`binary_sums` and the Hessian of the summed loss, ``H_sum``.
+
+    H_sum  # OUT (q, q) float64, q = n_features + fit_intercept:
+           #     sum_i s_i a_i (1 - a_i) [x_i, 1] [x_i, 1]^T (the 1 only with an intercept)
+    """
+    J_sum, dw_sum, db_sum = binary_sums(X, y, sample_weight, w, b)
+    Xd = _as_float64(X)
+    z = np.asarray(Xd @ np.asarray(w, dtype=np.float64)) + float(b)
+    a = sigmoid(z)
+    h = a * (1 - a)  # d^2 L / dz^2
+    if sample_weight is not None:
+        h = h * sample_weight
+    p = X.shape[1]
+    q = p + int(fit_intercept)
+    H = np.empty((q, q))
+    H[:p, :p] = _gram(Xd, h)
+    if fit_intercept:
+        H[:p, p] = H[p, :p] = np.asarray(Xd.T @ h).ravel()
+        H[p, p] = h.sum()
+    return J_sum, dw_sum, db_sum, H
+
+
+def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
+                             n_threads=None):
+    """:func:`multinomial_sums` and the Hessian of the summed loss, ``H_sum``.
+
+    H_sum  # OUT (n, n) float64, n = n_classes * (n_features + fit_intercept), in the
+           #     order of the flat vector [W.ravel(), B]: the entry for W[k, j], W[l, i]
+           #     is sum_r s_r p_rk (delta_kl - p_rl) x_rj x_ri (x_r. = 1 for B)
+    """
+    J_sum, dW_sum, dB_sum = multinomial_sums(X, y, sample_weight, W, B)
+    Xd = _as_float64(X)
+    K, p = W.shape
+    Z = np.asarray(Xd @ np.asarray(W, dtype=np.float64).T) + np.asarray(B, np.float64)
+    Z -= Z.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    P /= P.sum(axis=1, keepdims=True)
+    s = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight,
+                                                                     np.float64)
+    n = K * (p + int(fit_intercept))
+    H = np.empty((n, n))
+    for k in range(K):
+        for l in range(K):
+            d = s * P[:, k] * (float(k == l) - P[:, l])
+            H[k * p:(k + 1) * p, l * p:(l + 1) * p] = _gram(Xd, d)
+            if fit_intercept:
+                H[k * p:(k + 1) * p, K * p + l] = np.asarray(Xd.T @ d).ravel()
+                H[K * p + l, k * p:(k + 1) * p] = H[k * p:(k + 1) * p, K * p + l]
+                H[K * p + k, K * p + l] = d.sum()
+    return J_sum, dW_sum, dB_sum, H

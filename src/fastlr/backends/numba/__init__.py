@@ -44,6 +44,27 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, **options):
                                         **options)
 
 
+def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads=None):
+    """Binary sums and the Hessian, see :mod:`fastlr.backends`; ``X`` dense or CSR."""
+    if issparse(X):
+        from . import sparse_hessian as module
+    else:
+        from . import hessian as module
+    return module.binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept,
+                                      n_threads=n_threads)
+
+
+def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
+                             n_threads=None):
+    """Multinomial sums and the Hessian, see :mod:`fastlr.backends`; dense or CSR."""
+    if issparse(X):
+        from . import sparse_hessian as module
+    else:
+        from . import hessian as module
+    return module.multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept,
+                                           n_threads=n_threads)
+
+
 def linear_predict(X, W, B, n_threads=None):
     """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`."""
     return _kernels(X).linear_predict(X, W, B, n_threads=n_threads)

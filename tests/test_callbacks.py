@@ -15,7 +15,8 @@ callback = pytest.importorskip("sklearn.callback")
 from sklearn.callback.tests._utils import RecordingCallback  # noqa: E402
 
 # scikit-learn's solver name, its penalty, and the fastlr solver that runs
-SOLVERS = [("lbfgs", 0.0, "lbfgs"), ("saga", 1.0, "owlqn"), ("saga", 0.5, "owlqn"),
+SOLVERS = [("lbfgs", 0.0, "lbfgs"), ("newton-cholesky", 0.0, "newton"),
+           ("saga", 1.0, "owlqn"), ("saga", 0.5, "owlqn"),
            ("gd", 0.0, "gd"), ("gd", 1.0, "gd")]
 IDS = [f"{s}-l1_ratio={r}" for s, r, _ in SOLVERS]
 

@@ -58,9 +58,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "test_logistic_regression_cv_refit": "compares with scikit-learn's saga at tol=1e-12 "
     "with rtol=1e-7; fastlr's L-BFGS and OWL-QN stop on their relative-decrease test "
     "(64 eps) first, about 1e-6 apart on the smallest coefficients",
-    "test_LogisticRegressionCV_on_folds": "compares path points with scikit-learn's "
-    "newton-cholesky, which converges within max_iter=100 on unscaled iris at C up to "
-    "1e4; fastlr's L-BFGS does not, so the points at large C differ (7e-3 relative)",
     "test_scores_attribute_layout_elasticnet": "compares scores with scikit-learn's saga "
     "stopped at tol=1e-3 (rel=1e-3); fastlr's OWL-QN stops elsewhere within that tol "
     "(scores 1.1e-3 apart); the layout the test is about is the same",

@@ -45,6 +45,7 @@ from sklearn.utils.validation import (
     _deprecate_positional_args,
 )
 
+from . import solvers as _solvers
 from ._cv_path import (
     DaskFoldData,
     FoldData,
@@ -52,13 +53,11 @@ from ._cv_path import (
     PathSettings,
     PathTasks,
     effective_l1_ratio,
-    fastlr_solver,
     fit_path,
     fold_scorer,
     gd_learning_rate,
     dask_test_rows,
     score_path,
-    solve,
 )
 from ._data import fit_data, is_dask
 from ._estimator import LogisticRegression, _blas_single_thread, _check_solver
@@ -424,7 +423,7 @@ class LogisticRegressionCV(LogisticRegression):
         objective.l2 = penalty.l2
         p = objective.n_features
         coef0 = objective.pack(w0[:, :p], w0[:, p] if self.fit_intercept else None)
-        solver = fastlr_solver(self.solver, penalty)
+        solver = _solvers.fastlr_solver(self.solver, penalty, objective)
         lr = None
         if solver == "gd":
             lr = gd_learning_rate(data.X, data.sample_weight, self.fit_intercept,
@@ -448,9 +447,10 @@ class LogisticRegressionCV(LogisticRegression):
             iterations = IterationTasks(task, self, data.X, labels, metadata, unpack,
                                         coef0, f"{solver}-iter")
         with _blas_single_thread(name == "numba"):
-            res = solve(solver, objective, penalty, coef0, tol=self.tol,
-                        max_iter=self.max_iter, verbose=max(0, self.verbose - 1),
-                        learning_rate=lr, callback=iterations)
+            res = _solvers.solve(solver, objective, penalty, coef0, tol=self.tol,
+                                 max_iter=self.max_iter,
+                                 verbose=max(0, self.verbose - 1), learning_rate=lr,
+                                 callback=iterations)
         self.backend_ = name
         W, B = objective.unpack(res.coef)
         if task is not None:

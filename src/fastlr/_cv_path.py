@@ -60,25 +60,6 @@ def effective_l1_ratio(penalty, l1_ratio):
     return {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
 
 
-def fastlr_solver(solver, penalty):
-    """The fastlr solver for scikit-learn's solver name and this penalty."""
-    if solver == "gd":
-        return "gd"
-    return "lbfgs" if penalty.smooth else "owlqn"
-
-
-def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose, learning_rate=None,
-          callback=None):
-    """Run one fastlr solver (see :mod:`fastlr.solvers`); its ``SolverResult``."""
-    common = dict(tol=tol, max_iter=max_iter, verbose=verbose, callback=callback)
-    if name == "lbfgs":
-        return _solvers.lbfgs(objective, coef0, **common)
-    if name == "owlqn":
-        return _solvers.owlqn(objective, penalty, coef0, **common)
-    return _solvers.gd(objective, coef0, learning_rate=learning_rate, penalty=penalty,
-                       **common)
-
-
 def gd_learning_rate(X, sample_weight, fit_intercept, penalty, n_classes):
     """``solver="gd"``'s automatic step for this data and penalty."""
     return _solvers.gd_auto_learning_rate(mean_row_sq_norm(X, sample_weight),
@@ -241,7 +222,7 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
         for i in np.argsort(np.asarray(Cs, dtype=np.float64), kind="stable"):
             penalty = make_penalty(Cs[i], l1_ratio, fold.sw_sum, n_rows * p)
             objective.l2 = penalty.l2
-            solver = fastlr_solver(s.solver, penalty)
+            solver = _solvers.fastlr_solver(s.solver, penalty, objective)
             lr = None
             if solver == "gd":
                 if mean_sq is None:
@@ -251,9 +232,10 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
             point = None
             if tasks is not None:
                 point = tasks.begin_point(path_task, fold, objective, coef, solver)
-            res = solve(solver, objective, penalty, coef, tol=s.tol, max_iter=s.max_iter,
-                        verbose=s.verbose, learning_rate=lr,
-                        callback=None if point is None else point[1])
+            res = _solvers.solve(solver, objective, penalty, coef, tol=s.tol,
+                                 max_iter=s.max_iter, verbose=s.verbose,
+                                 learning_rate=lr,
+                                 callback=None if point is None else point[1])
             if not np.all(np.isfinite(res.coef)):  # defensive
                 raise ValueError("The fit produced non-finite coefficients; rescale X.")
             coef = res.coef

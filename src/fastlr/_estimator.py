@@ -142,13 +142,6 @@ def _check_solver(solver, penalty, dual):
                          "with the liblinear solver; use dual=False.")
 
 
-def _fastlr_solver(solver, penalty):
-    """The fastlr solver that minimises the same objective as scikit-learn's ``solver``."""
-    if solver == "gd":
-        return "gd"
-    return "lbfgs" if penalty.smooth else "owlqn"
-
-
 # -- scikit-learn's callback API, without importing it until it is used ---------------
 
 _HAS_SKLEARN_CALLBACKS = importlib.util.find_spec("sklearn.callback") is not None
@@ -390,10 +383,10 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
         n_threads = self._n_threads()
         backend_name, backend = self._backend_for(data.X)
         self.backend_ = backend_name
-        self.solver_ = _fastlr_solver(self.solver, penalty)
         objective = LogisticObjective(backend, data.X, data.target, data.sample_weight,
                                       data.n_classes, self.fit_intercept, penalty.l2,
                                       n_threads, sw_sum=data.sw_sum)
+        self.solver_ = _solvers.fastlr_solver(self.solver, penalty, objective)
         coef0 = self._start(objective)
         tasks = None
         if self._wants_callbacks():
@@ -447,20 +440,16 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
 
     def _solve(self, objective, penalty, data, coef0, callback=None):
         """Run the chosen solver on ``objective``; returns its ``SolverResult``."""
-        common = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                      callback=callback)
-        if self.solver_ == "lbfgs":
-            return _solvers.lbfgs(objective, coef0, **common)
-        if self.solver_ == "owlqn":
-            return _solvers.owlqn(objective, penalty, coef0, **common)
         lr = self.learning_rate
-        if lr == "auto":
+        if self.solver_ == "gd" and lr == "auto":
             lr = _solvers.gd_auto_learning_rate(
                 mean_row_sq_norm(data.X, data.sample_weight), self.fit_intercept,
                 penalty.l2, data.n_classes,
             )
-        return _solvers.gd(objective, coef0, learning_rate=float(lr), penalty=penalty,
-                           **common)
+        return _solvers.solve(self.solver_, objective, penalty, coef0, tol=self.tol,
+                              max_iter=self.max_iter, verbose=self.verbose,
+                              learning_rate=float(lr) if self.solver_ == "gd" else None,
+                              callback=callback)
 
     # -- sparse coefficients ---------------------------------------------------------
 

@@ -15,6 +15,9 @@ This is scikit-learn's objective for ``LogisticRegression(C=C)`` with
 never penalised. The backends compute the sums; this module divides and adds the
 penalty.
 
+Newton's method also asks for the Hessian (:meth:`LogisticObjective.loss_grad_hess`),
+which the backends sum in the same pass as the loss and gradient.
+
 This is the smooth part of every objective: with ``l1_ratio = r`` the estimator passes
 ``l2 = (1 - r) / (C * sum_i s_i)`` and the L1 term ``r / (C * sum_i s_i) * ||W||_1``
 stays with the penalty object (:mod:`fastlr._penalty`), which the L1-capable solvers
@@ -133,6 +136,10 @@ class LogisticObjective:
                 J_sum, dW, dB = self.backend.multinomial_sums(
                     self.X, self.y, self.sample_weight, W, B, n_threads=self.n_threads
                 )
+        return self._assemble(W, J_sum, dW, dB)
+
+    def _assemble(self, W, J_sum, dW, dB):
+        """The backend's sums -> ``(J, grad)`` of the mean loss plus the L2 term."""
         inv = 1.0 / self.sw_sum
         J = J_sum * inv + 0.5 * self.l2 * float(np.dot(W.ravel(), W.ravel()))
         grad = np.empty(self.n_coef, dtype=np.float64)
@@ -141,3 +148,57 @@ class LogisticObjective:
         if self.fit_intercept:
             grad[k * p :] = np.asarray(dB, dtype=np.float64) * inv
         return J, grad
+
+    @property
+    def has_hessian(self):
+        """Whether the backend computes the Hessian (Newton's method needs it)."""
+        name = "binary_hessian_sums" if self.binary else "multinomial_hessian_sums"
+        return hasattr(self.backend, name)
+
+    def hessian_nbytes(self):
+        """Bytes of the dense ``n_coef x n_coef`` Hessian."""
+        return 8 * self.n_coef**2
+
+    def loss_grad_hess(self, coef):
+        """``(J, grad, H)`` at ``coef``: :meth:`loss_grad` and the Hessian, of shape
+        (n_coef, n_coef), in one pass over X::
+
+            H = sum_i s_i (d^2 loss_i / d coef^2) / sum_i s_i  +  l2 * I (on W only)
+        """
+        self.n_evals += 1
+        W, B = self.unpack(coef)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.binary:
+                J_sum, dw, db, H = self.backend.binary_hessian_sums(
+                    self.X, self.y, self.sample_weight, W[0], B[0], self.fit_intercept,
+                    n_threads=self.n_threads,
+                )
+                dW, dB = dw[None, :], np.array([db])
+            else:
+                J_sum, dW, dB, H = self.backend.multinomial_hessian_sums(
+                    self.X, self.y, self.sample_weight, W, B, self.fit_intercept,
+                    n_threads=self.n_threads,
+                )
+        J, grad = self._assemble(W, J_sum, dW, dB)
+        H = np.asarray(H, dtype=np.float64) * (1.0 / self.sw_sum)
+        n_pen = self.n_rows * self.n_features
+        H[np.arange(n_pen), np.arange(n_pen)] += self.l2
+        return J, grad, H
+
+    def shift_invariant_groups(self):
+        """Groups of flat-vector entries along which the objective is flat.
+
+        The multinomial model's probabilities do not change when one number is added
+        to every class's intercept, nor (with no L2 term) to every class's coefficient
+        of one feature. Its Hessian is singular along those directions, and the
+        gradient is orthogonal to them. Binary: none.
+        """
+        if self.binary:
+            return []
+        k, p = self.n_rows, self.n_features
+        groups = []
+        if self.fit_intercept:
+            groups.append(np.arange(k * p, k * p + k))
+        if self.l2 == 0:
+            groups.extend(np.arange(j, k * p, p) for j in range(p))
+        return groups

@@ -5,6 +5,9 @@ every kind of input.
 
 ``lbfgs`` (:mod:`.lbfgs`)
     scipy's L-BFGS-B with scikit-learn's settings; smooth penalties only.
+``newton`` (:mod:`.newton`)
+    Newton's method with a Cholesky solve and the exact Hessian (scikit-learn's
+    "newton-cholesky"); smooth penalties only.
 ``owlqn`` (:mod:`.owlqn`)
     orthant-wise L-BFGS for L1 and elastic-net penalties; exact zeros.
 ``gd`` (:mod:`.gd`)
@@ -15,9 +18,11 @@ Every solver returns a :class:`SolverResult` and calls an optional
 """
 
 from ._common import SolverResult, check_finite
+from ._dispatch import MAX_HESSIAN_BYTES, fastlr_solver, solve
 from .gd import gd, gd_auto_learning_rate
 from .lbfgs import lbfgs
+from .newton import newton
 from .owlqn import owlqn
 
-__all__ = ["SolverResult", "check_finite", "gd", "gd_auto_learning_rate", "lbfgs",
-           "owlqn"]
+__all__ = ["MAX_HESSIAN_BYTES", "SolverResult", "check_finite", "fastlr_solver", "gd",
+           "gd_auto_learning_rate", "lbfgs", "newton", "owlqn", "solve"]

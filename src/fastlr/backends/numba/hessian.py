@@ -1,0 +1,179 @@
+"""The Hessian for Newton's method on dense X: one pass, blocked, on BLAS's syrk.
+
+The gradient needs two multiply-adds per element of X; the Hessian ``X^T diag(h) X``
+needs ``n_features / 2`` per element (``n_features^2 / 2`` per row), so it is
+compute-bound where the gradient is memory-bound, and the fastest code for it is a
+register-blocked symmetric rank-k update: BLAS's ``?syrk``. One pass over X, block of
+rows by block of rows (about 2 MB each, so the block stays in cache between its uses):
+
+1. copy the block into a float64 buffer ``A = [X_blk, 1]`` (the column of ones is
+   always there; without an intercept its row and column of ``H`` are dropped) and take ``z = A [w, b]`` (BLAS ``gemv``);
+2. the per-row maths over the block (NumPy, vectorised): ``a = sigmoid(z)``, the loss,
+   ``dz = s (a - y)`` and ``h = s a (1 - a)``;
+3. ``[dw, db] += A^T dz`` (``gemv``);
+4. ``A <- diag(sqrt(h)) A`` in place, then ``H += A^T A`` (``dsyrk``, upper triangle,
+   accumulated in place in a Fortran-ordered float64 ``H``).
+
+Everything is accumulated in float64, whatever X's dtype. Multinomial: the row's
+curvature is the K x K matrix ``s (diag(p) - p p^T)``, and::
+
+    sum_r (diag(p_r) - p_r p_r^T) (x) a_r a_r^T
+        = sum_k  A^T diag(s p_k) A  (the diagonal blocks)  -  G^T G,
+
+with ``G`` the block's rows ``sqrt(s_r) p_r (x) a_r`` (K * q columns): K small syrks
+and one large one per block. The Hessian is assembled in (class, feature) order and
+permuted once, at the end, to the flat vector's order ``[W.ravel(), B]``.
+
+BLAS runs on ``n_threads`` threads (all of the machine's by default), through
+threadpoolctl. The result does not depend on the block size beyond rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.blas import dsyrk
+
+# Bytes of the float64 block buffer: 2 MB stays in the L2/L3 cache between the
+# gemv, the scaling and the syrk. 1, 2 and 4 MB measured within 5% at 1,000,000 x 100.
+BLOCK_BYTES = 2 * 2**20
+
+
+def _block_rows(width):
+    return max(64, BLOCK_BYTES // (8 * max(width, 1)))
+
+
+def _blas_threads(n_threads):
+    """BLAS on ``n_threads`` threads (None: as many as Numba's), also inside a fit that
+    holds BLAS to one thread while the Numba kernels run."""
+    from numba import config
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(n_threads or config.NUMBA_NUM_THREADS),
+                             user_api="blas")
+
+
+def _syrk(A, H, alpha=1.0):
+    """H (upper triangle) += alpha A^T A, in place; A C-ordered (m, q), H F-ordered."""
+    dsyrk(alpha, A.T, beta=1.0, c=H, trans=0, lower=0, overwrite_c=1)
+
+
+def _mirror(H):
+    """The full symmetric matrix from its upper triangle, C-ordered."""
+    upper = np.triu(H)
+    return np.ascontiguousarray(upper + np.triu(H, 1).T)
+
+
+def _sigmoid_parts(z):
+    """``(a, 1 - a, log(1 + exp(z)))`` without overflow or cancellation."""
+    t = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + t)
+    pos = z >= 0
+    a = np.where(pos, inv, t * inv)
+    one_minus_a = np.where(pos, t * inv, inv)
+    softplus = np.maximum(z, 0.0) + np.log1p(t)
+    return a, one_minus_a, softplus
+
+
+def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads=None):
+    """See :mod:`fastlr.backends`: ``(J_sum, dw_sum, db_sum, H_sum)``.
+
+    X  # IN (n_samples, n_features) float32 or float64, C-contiguous
+    y  # IN (n_samples,) {0, 1}; sample_weight  # IN (n_samples,) or None
+    """
+    n, p = X.shape
+    q = p + 1  # the intercept's column is always there; dropped from H without one
+    coef = np.zeros(q)
+    coef[:p] = w
+    coef[p] = b
+    rows = _block_rows(q)
+    A = np.ones((min(rows, max(n, 1)), q))
+    H = np.zeros((q, q), order="F")
+    grad = np.zeros(q)
+    J = 0.0
+    with _blas_threads(n_threads):
+        for r0 in range(0, n, rows):
+            m = min(rows, n - r0)
+            Ab = A[:m]
+            Ab[:, :p] = X[r0:r0 + m]
+            Ab[:, p] = 1.0
+            z = Ab @ coef
+            yb = np.asarray(y[r0:r0 + m], dtype=np.float64)
+            a, one_minus_a, softplus = _sigmoid_parts(z)
+            loss = softplus - yb * z
+            dz = a - yb
+            h = a * one_minus_a
+            if sample_weight is not None:
+                s = np.asarray(sample_weight[r0:r0 + m], dtype=np.float64)
+                loss *= s
+                dz *= s
+                h *= s
+            J += float(loss.sum())
+            grad += Ab.T @ dz
+            Ab *= np.sqrt(h)[:, None]
+            _syrk(Ab, H)
+    q_out = p + int(fit_intercept)
+    return J, grad[:p].copy(), float(grad[p]), _mirror(H)[:q_out, :q_out].copy()
+
+
+def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
+                             n_threads=None):
+    """See :mod:`fastlr.backends`: ``(J_sum, dW_sum, dB_sum, H_sum)``.
+
+    X  # IN (n_samples, n_features) float32 or float64, C-contiguous
+    y  # IN (n_samples,) class indices; sample_weight  # IN (n_samples,) or None
+    W  # IN (n_classes, n_features); B  # IN (n_classes,)
+    """
+    n, p = X.shape
+    K = W.shape[0]
+    q = p + 1  # the intercepts' column is always there; dropped from H without one
+    coef = np.zeros((K, q))
+    coef[:, :p] = W
+    coef[:, p] = B
+    rows = _block_rows(K * q)
+    A = np.ones((min(rows, max(n, 1)), q))
+    G = np.empty((A.shape[0], K, q))
+    Hkq = np.zeros((K * q, K * q), order="F")  # (class, feature) order
+    Hdiag = [np.zeros((q, q), order="F") for _ in range(K)]
+    grad = np.zeros((K, q))
+    J = 0.0
+    with _blas_threads(n_threads):
+        for r0 in range(0, n, rows):
+            m = min(rows, n - r0)
+            Ab = A[:m]
+            Ab[:, :p] = X[r0:r0 + m]
+            Ab[:, p] = 1.0
+            Z = Ab @ coef.T
+            Z -= Z.max(axis=1, keepdims=True)
+            P = np.exp(Z)
+            S = P.sum(axis=1)
+            P /= S[:, None]
+            yb = np.asarray(y[r0:r0 + m], dtype=np.intp)
+            idx = np.arange(m)
+            loss = np.log(S) - Z[idx, yb]
+            D = P.copy()
+            D[idx, yb] -= 1.0
+            if sample_weight is None:
+                s = np.ones(m)
+            else:
+                s = np.asarray(sample_weight[r0:r0 + m], dtype=np.float64)
+                loss *= s
+                D *= s[:, None]
+            J += float(loss.sum())
+            grad += D.T @ Ab
+            root_s = np.sqrt(s)
+            for k in range(K):
+                _syrk(Ab * np.sqrt(s * P[:, k])[:, None], Hdiag[k])
+            Gb = G[:m]
+            np.multiply((root_s[:, None] * P)[:, :, None], Ab[:, None, :], out=Gb)
+            _syrk(Gb.reshape(m, K * q), Hkq, alpha=-1.0)
+    Hkq = _mirror(Hkq)
+    for k in range(K):
+        Hkq[k * q:(k + 1) * q, k * q:(k + 1) * q] += _mirror(Hdiag[k])
+    # (class, feature) order -> the flat vector's order [W.ravel(), B]
+    order = np.arange(K * q).reshape(K, q)
+    perm = order[:, :p].ravel()
+    if fit_intercept:
+        perm = np.concatenate([perm, order[:, p]])
+    H = np.ascontiguousarray(Hkq[np.ix_(perm, perm)])
+    return J, np.ascontiguousarray(grad[:, :p]), grad[:, p].copy(), H
+

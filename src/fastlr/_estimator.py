@@ -388,6 +388,10 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
                                       n_threads, sw_sum=data.sw_sum)
         self.solver_ = _solvers.fastlr_solver(self.solver, penalty, objective)
         coef0 = self._start(objective)
+        if not (self.warm_start and hasattr(self, "coef_")):
+            with _blas_single_thread(backend_name == "numba"):
+                coef0 = _solvers.presolve(self.solver_, objective, penalty, coef0,
+                                          tol=self.tol, max_iter=self.max_iter)
         tasks = None
         if self._wants_callbacks():
             tasks = self._iteration_tasks(objective, data, y, sample_weight, coef0)

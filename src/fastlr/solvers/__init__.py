@@ -18,11 +18,11 @@ Every solver returns a :class:`SolverResult` and calls an optional
 """
 
 from ._common import SolverResult, check_finite
-from ._dispatch import MAX_HESSIAN_BYTES, fastlr_solver, solve
+from ._dispatch import MAX_HESSIAN_BYTES, fastlr_solver, presolve, solve
 from .gd import gd, gd_auto_learning_rate
 from .lbfgs import lbfgs
 from .newton import newton
 from .owlqn import owlqn
 
 __all__ = ["MAX_HESSIAN_BYTES", "SolverResult", "check_finite", "fastlr_solver", "gd",
-           "gd_auto_learning_rate", "lbfgs", "newton", "owlqn", "solve"]
+           "gd_auto_learning_rate", "lbfgs", "newton", "owlqn", "presolve", "solve"]

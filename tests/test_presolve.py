@@ -15,7 +15,8 @@ from fastlr.solvers import _dispatch
 
 @pytest.fixture
 def small_threshold(monkeypatch):
-    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ROWS", 1000)
+    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ELEMENTS", 1000)
+    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ROWS", 100)
 
 
 def _calls(monkeypatch):
@@ -49,7 +50,7 @@ def test_presolved_fit_reaches_the_same_optimum(small_threshold, monkeypatch, so
     params = dict(solver=solver, l1_ratio=l1_ratio, C=0.5, tol=1e-10, max_iter=1000)
     presolved = LogisticRegression(**params).fit(X, y)
     assert seen == [len(range(0, 4000, 16))]  # the presolve ran, on every 16th row
-    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ROWS", 10**9)
+    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ELEMENTS", 10**12)
     plain = LogisticRegression(**params).fit(X, y)
     scale = np.max(np.abs(plain.coef_))
     np.testing.assert_allclose(presolved.coef_, plain.coef_, atol=1e-5 * scale)
@@ -60,7 +61,7 @@ def test_presolved_fit_reaches_the_same_optimum(small_threshold, monkeypatch, so
 def test_presolve_saves_iterations(small_threshold, monkeypatch):
     X, y = _data(n=20000)
     presolved = LogisticRegression(solver="newton-cholesky").fit(X, y)
-    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ROWS", 10**9)
+    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ELEMENTS", 10**12)
     plain = LogisticRegression(solver="newton-cholesky").fit(X, y)
     assert presolved.n_iter_[0] < plain.n_iter_[0]
 
@@ -75,9 +76,16 @@ def test_no_presolve_below_the_threshold_with_warm_start_gd_or_max_iter_zero(
     seen.clear()
     clf.fit(X, y)
     assert seen == []  # warm start: the previous model is the start
-    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ROWS", 10**9)
+    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ELEMENTS", 10**12)
     LogisticRegression().fit(X, y)
     assert seen == []
+    monkeypatch.setattr(_dispatch, "PRESOLVE_MIN_ELEMENTS", 1000)
+    LogisticRegression().fit(X[:1500], y[:1500])  # 94 rows in the sample: too few
+    assert seen == []
+    LogisticRegression().fit(X[:, :1], y)  # 250 rows in the sample, 2 coefficients
+    assert seen == [250]
+    LogisticRegression().fit(np.repeat(X, 6, axis=1)[:, :60], y)  # 250 < 5 * 61
+    assert seen == [250]
 
 
 def test_a_sample_that_misses_a_class_is_not_used(small_threshold, monkeypatch):

@@ -61,10 +61,14 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
     return gd(objective, coef0, learning_rate=learning_rate, penalty=penalty, **common)
 
 
-# A fit on at least PRESOLVE_MIN_ROWS rows starts from the solution of the same problem
-# on every PRESOLVE_STEP-th row (see presolve).
-PRESOLVE_MIN_ROWS = 200_000
+# A fit starts from the solution of the same problem on every PRESOLVE_STEP-th row (see
+# presolve) when X has at least PRESOLVE_MIN_ELEMENTS stored values, and the sample
+# has at least PRESOLVE_MIN_ROWS rows and PRESOLVE_ROWS_PER_COEF rows per coefficient
+# of one class (fewer, and its optimum is too far from the full one to save passes).
 PRESOLVE_STEP = 16
+PRESOLVE_MIN_ELEMENTS = 20_000_000
+PRESOLVE_MIN_ROWS = 200_000 // PRESOLVE_STEP
+PRESOLVE_ROWS_PER_COEF = 5
 
 
 def presolve(name, objective, penalty, coef0, *, tol, max_iter):
@@ -76,14 +80,16 @@ def presolve(name, objective, penalty, coef0, *, tol, max_iter):
     fit on all rows needs fewer passes over X: L-BFGS builds its curvature model from
     steps that are already short, Newton's method starts in its quadratic phase. The
     fit on all rows still runs to its own stopping test, so the model is the one that
-    test accepts. Returns ``coef0`` unchanged where there is no sample to take (fewer
-    than ``PRESOLVE_MIN_ROWS`` rows, Dask or GPU data, a class missing from the
-    sample) or the presolve does not give a finite point; ``"gd"`` is not presolved.
+    test accepts. Returns ``coef0`` unchanged where there is no sample worth taking
+    (see the thresholds above; Dask or GPU data; a class missing from the sample) or the presolve does not give a finite point; ``"gd"`` is not presolved.
     """
     if name == "gd" or max_iter == 0:
         return coef0
-    n_rows = objective._X_input.shape[0]
-    if n_rows < PRESOLVE_MIN_ROWS:
+    X = objective._X_input
+    n_sample = -(-X.shape[0] // PRESOLVE_STEP)
+    stored = X.nnz if hasattr(X, "nnz") else X.size
+    if (stored < PRESOLVE_MIN_ELEMENTS or n_sample < PRESOLVE_MIN_ROWS
+            or n_sample < PRESOLVE_ROWS_PER_COEF * (X.shape[1] + 1)):
         return coef0
     sub = objective.subsample(PRESOLVE_STEP)
     if sub is None:

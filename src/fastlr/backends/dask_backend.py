@@ -22,6 +22,14 @@ contract of :mod:`fastlr.backends` (it returns the same *sums*) for
 ``backend="numpy"``). Under Dask's local schedulers (no distributed client), each chunk
 is a task of its own and the partials are added in a tree (``split_every`` per node).
 
+Newton's method asks for ``binary_hessian_sums`` / ``multinomial_hessian_sums``
+instead, computed the same way (the in-memory backend's function of the same name on
+each chunk, partials added in chunk order): each partial then carries the Hessian too,
+``n_coef x n_coef`` float64 (``n_coef = n_classes * (n_features + fit_intercept)``,
+or ``n_features + fit_intercept`` for the binary loss): with a distributed client,
+each Newton iteration sends one such matrix per chunk (past ``STACKED_PARTIALS_BYTES``
+in all, one per worker) to the client, where an lbfgs evaluation sends a vector.
+
 X, the encoded labels and the sample weights are persisted once per fit
 (``client.persist`` with a distributed client, ``dask.persist`` otherwise). A worker
 that dies takes its persisted chunks with it; Dask recomputes them from the graph they
@@ -191,23 +199,38 @@ class _chunk_context:
         return False
 
 
-def _chunks_sums(kernel, n_jobs, Xs, ys, ss, W, B, stack=True):
+def _partial_shape(W, hessian):
+    """Shape of one chunk's packed sums (see :func:`_chunks_sums`)."""
+    k, p = W.shape
+    if hessian is None:
+        return (k, p + 2)
+    n = k * (p + int(hessian))  # the Hessian is n x n
+    return (1 + k * (p + 1) + n * n,)
+
+
+def _chunks_sums(kernel, n_jobs, Xs, ys, ss, W, B, stack=True, hessian=None):
     """The sums of each of a list of row chunks, packed for adding up.
 
     Xs  # IN list of (n_rows, n_features) chunks
     ys  # IN list of (n_rows,): {0, 1} in X's dtype (binary) or class indices
     ss  # IN list of (n_rows,) sample weights, or None
     W  # IN (n_classes or 1, n_features) float64; B  # IN (n_classes or 1,) float64
-    out  # OUT (len(Xs), n_classes or 1, n_features + 2) float64: [dW, dB, J] per
-         # chunk, J in row 0; with stack=False, their sum in chunk order, (1, ...)
+    hessian  # IN None (loss and gradient), or fit_intercept (bool): with the Hessian
+    out  # OUT (len(Xs),) + _partial_shape(W, hessian) float64, per chunk:
+         # hessian None: (n_classes or 1, n_features + 2), [dW, dB, J], J in row 0;
+         # else flat [J, dW.ravel(), dB, H.ravel()];
+         # with stack=False, their sum in chunk order, (1, ...)
     """
     backend = get_backend(kernel)
     k, p = W.shape
-    out = np.zeros((len(Xs), k, p + 2))
+    out = np.zeros((len(Xs),) + _partial_shape(W, hessian))
     with _chunk_context(kernel, n_jobs) as n_threads:
         for c, X in enumerate(Xs):
             X = as_kernel_input(X)
             s = None if ss is None else ss[c]
+            if hessian is not None:
+                _pack_hessian(backend, X, ys[c], s, W, B, hessian, n_threads, out[c])
+                continue
             if k == 1:
                 J, dw, db = backend.binary_sums(X, ys[c], s, W[0], B[0],
                                                 n_threads=n_threads)
@@ -222,9 +245,33 @@ def _chunks_sums(kernel, n_jobs, Xs, ys, ss, W, B, stack=True):
     return out if stack else _add(*out)[None]
 
 
-def _chunk_sums(kernel, n_jobs, X, y, s, W, B):
-    """:func:`_chunks_sums` of one chunk: (n_classes or 1, n_features + 2)."""
-    return _chunks_sums(kernel, n_jobs, [X], [y], None if s is None else [s], W, B)[0]
+def _pack_hessian(backend, X, y, s, W, B, fit_intercept, n_threads, out):
+    """out[:] = [J, dW.ravel(), dB, H.ravel()] of one chunk (binary: k = 1)."""
+    k, p = W.shape
+    if k == 1:
+        J, dW, dB, H = backend.binary_hessian_sums(X, y, s, W[0], B[0], fit_intercept,
+                                                   n_threads=n_threads)
+    else:
+        J, dW, dB, H = backend.multinomial_hessian_sums(X, y, s, W, B, fit_intercept,
+                                                        n_threads=n_threads)
+    out[0] = J
+    out[1:1 + k * p] = np.ravel(dW)
+    out[1 + k * p:1 + k * (p + 1)] = dB
+    out[1 + k * (p + 1):] = np.ravel(H)
+
+
+def _unpack_hessian(total, k, p, fit_intercept):
+    """(J, dW, dB, H) from a sum of :func:`_pack_hessian` vectors; dW (k, p)."""
+    n = k * (p + int(fit_intercept))
+    return (float(total[0]), total[1:1 + k * p].reshape(k, p).copy(),
+            total[1 + k * p:1 + k * (p + 1)].copy(),
+            total[1 + k * (p + 1):].reshape(n, n).copy())
+
+
+def _chunk_sums(kernel, n_jobs, X, y, s, W, B, hessian=None):
+    """:func:`_chunks_sums` of one chunk."""
+    return _chunks_sums(kernel, n_jobs, [X], [y], None if s is None else [s], W, B,
+                        hessian=hessian)[0]
 
 
 def _add(*parts):
@@ -279,8 +326,9 @@ class _Chunks:
 
 
 class DaskSums:
-    """The backend contract (``binary_sums``, ``multinomial_sums``, ``linear_predict``)
-    on Dask arrays chunked along rows, the chunks dense or CSR.
+    """The backend contract (``binary_sums``, ``multinomial_sums``, their
+    ``*_hessian_sums`` and ``linear_predict``) on Dask arrays chunked along rows, the
+    chunks dense or CSR.
 
     Parameters
     ----------
@@ -308,28 +356,29 @@ class DaskSums:
         return (_Chunks(X, c), _Chunks(y, c),
                 None if sample_weight is None else _Chunks(sample_weight, c))
 
-    def _reduce(self, X, y, s, W, B):
+    def _reduce(self, X, y, s, W, B, hessian=None):
+        """The chunks' packed sums (:func:`_chunks_sums`), added in chunk order."""
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64)
         live = [i for i, n in enumerate(X.sizes) if n > 0]
         if self.client is None:
-            return self._tree_sum(live, X, y, s, W, B)
-        return self._per_worker_sum(live, X, y, s, W, B)
+            return self._tree_sum(live, X, y, s, W, B, hessian)
+        return self._per_worker_sum(live, X, y, s, W, B, hessian)
 
-    def _tree_sum(self, live, X, y, s, W, B):
+    def _tree_sum(self, live, X, y, s, W, B, hessian):
         """Local schedulers: one task per chunk, then a tree of additions."""
         if W.nbytes > INLINE_COEF_BYTES:
             W = dask.delayed(W)
         task = dask.delayed(_chunk_sums, pure=True)
         parts = [task(self.kernel, self.n_jobs, X.blocks[i], y.blocks[i],
-                      None if s is None else s.blocks[i], W, B) for i in live]
+                      None if s is None else s.blocks[i], W, B, hessian) for i in live]
         add = dask.delayed(_add, pure=True)
         while len(parts) > self.split_every:
             parts = [add(*parts[i : i + self.split_every])
                      for i in range(0, len(parts), self.split_every)]
         return _add(*compute(None, *parts))  # the tree's root
 
-    def _per_worker_sum(self, live, X, y, s, W, B):
+    def _per_worker_sum(self, live, X, y, s, W, B, hessian):
         """Distributed: one task per worker, over the chunks that worker holds.
 
         The scheduler spends about a millisecond per task, so one task per chunk and
@@ -341,7 +390,8 @@ class DaskSums:
         first, and the last bits of the sums then follow the placement.
         """
         client = self.client
-        stack = len(live) * W.shape[0] * (W.shape[1] + 2) * 8 <= STACKED_PARTIALS_BYTES
+        size = int(np.prod(_partial_shape(W, hessian)))
+        stack = len(live) * size * 8 <= STACKED_PARTIALS_BYTES
         holders = client.who_has([X.blocks[i] for i in live])
         groups = {}
         for i in live:
@@ -354,8 +404,8 @@ class DaskSums:
                 _chunks_sums, self.kernel, self.n_jobs,
                 [X.blocks[i] for i in idx], [y.blocks[i] for i in idx],
                 None if s is None else [s.blocks[i] for i in idx], W, B, stack,
-                workers=None if addr is None else [addr], allow_other_workers=True,
-                pure=False,
+                hessian, workers=None if addr is None else [addr],
+                allow_other_workers=addr is not None, pure=False,  # None: anywhere
             )
             for addr, idx in groups.items()
         ]
@@ -376,6 +426,19 @@ class DaskSums:
         total = self._reduce(X, y, sample_weight, W, B)
         p = total.shape[1] - 2
         return float(total[0, p + 1]), total[:, :p].copy(), total[:, p].copy()
+
+    def binary_hessian_sums(self, X, y, sample_weight, w, b, fit_intercept=True,
+                            n_threads=None):
+        total = self._reduce(X, y, sample_weight, np.reshape(w, (1, -1)), [b],
+                             hessian=bool(fit_intercept))
+        J, dw, db, H = _unpack_hessian(total, 1, np.size(w), fit_intercept)
+        return J, dw[0], float(db[0]), H
+
+    def multinomial_hessian_sums(self, X, y, sample_weight, W, B, fit_intercept=True,
+                                 n_threads=None):
+        k, p = np.shape(W)
+        total = self._reduce(X, y, sample_weight, W, B, hessian=bool(fit_intercept))
+        return _unpack_hessian(total, k, p, fit_intercept)
 
     def linear_predict(self, X, W, B, n_threads=None):
         """Lazy ``X W^T + B`` of shape (n_samples, n_classes), dense, in X's dtype."""

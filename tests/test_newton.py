@@ -164,8 +164,10 @@ def test_newton_on_csr_and_float32_gives_the_same_model():
     X, y = _dataset("generated")
     X = np.where(np.abs(X) < 0.6, 0.0, X)
     dense = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(X, y)
-    csr = LogisticRegression(solver="newton-cholesky", tol=1e-10, backend="numpy").fit(
-        sp.csr_matrix(X), y)
+    for backend in ("numpy", "numba"):
+        csr = LogisticRegression(solver="newton-cholesky", tol=1e-10,
+                                 backend=backend).fit(sp.csr_matrix(X), y)
+        np.testing.assert_allclose(csr.coef_, dense.coef_, rtol=1e-8, atol=1e-10)
     f32 = LogisticRegression(solver="newton-cholesky", tol=1e-6).fit(
         X.astype(np.float32), y)
     np.testing.assert_allclose(csr.coef_, dense.coef_, rtol=1e-8, atol=1e-10)
@@ -255,3 +257,17 @@ def test_newton_in_cross_validation_matches_scikit_learn():
                       use_legacy_attributes=False).fit(X, y)
     assert ours.C_ == theirs.C_
     np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_newton_on_dask_gives_the_in_memory_model(n_classes):
+    da = pytest.importorskip("dask.array")
+    X, y = make_classification(3000, 8, n_informative=5, n_redundant=0,
+                               n_classes=n_classes, random_state=1)
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(X, y)
+    dX, dy = da.from_array(X, chunks=(700, 8)), da.from_array(y, chunks=700)
+    clf = LogisticRegression(solver="newton-cholesky", tol=1e-10).fit(dX, dy)
+    assert clf.solver_ == "newton" and clf.backend_.startswith("dask")
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+    assert clf.n_iter_[0] == ref.n_iter_[0]

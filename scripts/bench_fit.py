@@ -27,7 +27,9 @@ ceilings: more). Parts (``--parts``, comma-separated):
 
 Settings (``--settings``): ``dense`` (1,000,000 x 100 float64, binary),
 ``dense32`` (the same in float32; ``default`` only), ``wide`` (100,000 x 1,000
-float64), ``multi`` (500,000 x 100, 10 classes, ``bench_l1.make_multiclass``; no
+float64), ``scaled`` (200,000 x 100 float64, column scales from 1e-2 to 1e2, where
+L-BFGS struggles and Newton does not; not in the default list), ``multi`` (500,000 x
+100, 10 classes, ``bench_l1.make_multiclass``; no
 Newton there: its Hessian is 1,010 x 1,010, 500 GFLOP per pass, and no glum).
 
 Every library is scored with ``bench_l1.objective`` (scikit-learn's objective over
@@ -141,6 +143,10 @@ class Setting:
             self.X, self.y = make_data(n, 100, dtype, seed=2)
         elif name == "wide":
             self.X, self.y = make_data(n // 10, 1000, np.float64, seed=3)
+        elif name == "scaled":  # badly scaled columns: 10^-2 .. 10^2
+            X, self.y = make_data(n // 5, 100, np.float64, seed=4)
+            X *= 10.0 ** np.random.default_rng(5).uniform(-2, 2, 100)
+            self.X = X
         elif name == "multi":
             self.X, self.y = make_multiclass(n // 2, 100, 10)
         else:

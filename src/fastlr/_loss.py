@@ -112,11 +112,11 @@ class LogisticObjective:
         y, sample_weight = self.y, self.sample_weight
         rows = slice(None, None, int(step))
         Xs = X[rows] if sp.issparse(X) else np.ascontiguousarray(X[rows])
-        ys = y[rows]
+        ys = np.ascontiguousarray(y[rows])  # contiguous: the kernels' compiled layout
         labels = ys.astype(np.intp) if self.binary else ys
         if np.any(np.bincount(labels, minlength=self.n_classes)[: self.n_classes] == 0):
             return None
-        sws = None if sample_weight is None else sample_weight[rows]
+        sws = None if sample_weight is None else np.ascontiguousarray(sample_weight[rows])
         return LogisticObjective(self.backend, Xs, ys, sws, self.n_classes,
                                  self.fit_intercept, self.l2, self.n_threads,
                                  multinomial=not self.binary)

@@ -31,10 +31,13 @@ threadpoolctl. The result does not depend on the block size beyond rounding.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import binding
+from numba import njit, prange, types
+from numba.extending import get_cython_function_address
 from scipy.linalg.blas import dsyrk
 
 from ._elementary import _FASTMATH, _binary_rows_block
+from ._threads import n_threads_for, sample_weights, thread_scope
 
 # Bytes of the float64 block buffer: 2 MB stays in the L2/L3 cache between the
 # gemv, the scaling and the syrk. 1, 2 and 4 MB measured within 5% at 1,000,000 x 100.
@@ -53,6 +56,40 @@ def _blas_threads(n_threads):
 
     return threadpool_limits(limits=int(n_threads or config.NUMBA_NUM_THREADS),
                              user_api="blas")
+
+
+# BLAS's dsyrk from scipy's Cython BLAS (the same OpenBLAS as scipy.linalg.blas), which
+# the Numba kernels call from every thread. It is registered with LLVM under a name of
+# its own and declared as an external function, so the kernels refer to it by name (a
+# ctypes pointer would be a "dynamic global" and keep them out of Numba's disk cache).
+# Fortran convention: every argument by address (pointers passed as integers).
+binding.add_symbol("fastlr_cython_blas_dsyrk",
+                   get_cython_function_address("scipy.linalg.cython_blas", "dsyrk"))
+_dsyrk = types.ExternalFunction("fastlr_cython_blas_dsyrk",
+                                types.void(*[types.uintp] * 10))
+
+
+@njit(nogil=True, cache=True)
+def _syrk_lower(A, m, H, ints, reals, chars):
+    """H += A[:m]^T A[:m] into H's lower triangle (row-major view), single call to dsyrk.
+
+    A  # IN (>= m, q) C-ordered float64 (column-major: A^T, q x m, leading dimension q)
+    H  # IN/OUT (q, q) C-ordered float64 (column-major: its upper triangle is updated)
+    ints, reals, chars  # SCRATCH (4,) int32, (2,) float64, (2,) uint8
+    """
+    q = A.shape[1]
+    ints[0] = q
+    ints[1] = m
+    ints[2] = q
+    ints[3] = q
+    reals[0] = 1.0
+    reals[1] = 1.0
+    chars[0] = 85  # "U"
+    chars[1] = 78  # "N": C = alpha A^T (A^T)^T + beta C in column-major terms
+    _dsyrk(chars[0:].ctypes.data, chars[1:].ctypes.data, ints[0:].ctypes.data,
+               ints[1:].ctypes.data, reals[0:].ctypes.data, A.ctypes.data,
+               ints[2:].ctypes.data, reals[1:].ctypes.data, H.ctypes.data,
+               ints[3:].ctypes.data)
 
 
 def _syrk(A, H, alpha=1.0):
@@ -116,6 +153,41 @@ def _sigmoid_parts(z):
     return a, one_minus_a, softplus
 
 
+@njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_hessian_kernel(X, coef, y, s, has_sw, n_chunks, block_rows, H_parts,
+                           g_parts, J_parts):
+    """Steps 1-4 over row chunks, one per thread, each calling single-threaded dsyrk.
+
+    X  # IN (n_samples, n_features); coef  # IN (n_features + 1,) float64 [w, b]
+    H_parts  # OUT (n_chunks, q, q) float64, q = n_features + 1: each chunk's sum of
+             # A^T A, lower triangle (row-major), the rest zero
+    g_parts  # OUT (n_chunks, q) float64; J_parts  # OUT (n_chunks,) float64
+    """
+    n = X.shape[0]
+    q = X.shape[1] + 1
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        r_end = min(n, (c + 1) * per_chunk)
+        A = np.empty((block_rows, q))
+        z = np.empty(block_rows)
+        t = np.empty(block_rows)
+        dz = np.empty(block_rows)
+        loss = np.empty(block_rows)
+        bits = np.empty(block_rows, dtype=np.int64)
+        ints = np.empty(4, dtype=np.int32)
+        reals = np.empty(2)
+        chars = np.empty(2, dtype=np.uint8)
+        J = 0.0
+        r0 = c * per_chunk
+        while r0 < r_end:
+            m = min(block_rows, r_end - r0)
+            J += _binary_block(X, r0, m, coef, y, s, has_sw, A, g_parts[c], z, t, bits,
+                               dz, loss)
+            _syrk_lower(A, m, H_parts[c], ints, reals, chars)
+            r0 += m
+        J_parts[c] = J
+
+
 def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads=None):
     """See :mod:`fastlr.backends`: ``(J_sum, dw_sum, db_sum, H_sum)``.
 
@@ -127,24 +199,29 @@ def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads
     coef = np.zeros(q)
     coef[:p] = w
     coef[p] = b
-    rows = _block_rows(q)
-    m_max = min(rows, max(n, 1))
-    A = np.empty((m_max, q))
-    z, t, dz, loss = (np.empty(m_max) for _ in range(4))
-    bits = np.empty(m_max, dtype=np.int64)
-    has_sw = sample_weight is not None
-    s = sample_weight if has_sw else y
-    H = np.zeros((q, q), order="F")
-    grad = np.zeros(q)
-    J = 0.0
-    with _blas_threads(n_threads):
-        for r0 in range(0, n, rows):
-            m = min(rows, n - r0)
-            J += _binary_block(X, r0, m, coef, y, s, has_sw, A, grad, z, t, bits, dz,
-                               loss)
-            _syrk(A[:m], H)
+    rows = min(_block_rows(q), max(n, 1))
+    n_chunks = n_threads_for(n_threads, X.size * max(1, q // 8))
+    n_chunks = max(1, min(n_chunks, -(-n // rows)))
+    s, has_sw = sample_weights(sample_weight, X.dtype)
+    H_parts = np.zeros((n_chunks, q, q))
+    g_parts = np.zeros((n_chunks, q))
+    J_parts = np.zeros(n_chunks)
+    with _blas_threads(1), thread_scope(n_chunks):
+        _binary_hessian_kernel(X, coef, y, s, has_sw, n_chunks, rows, H_parts, g_parts,
+                               J_parts)
+    H = _add_in_order(H_parts)
+    grad = _add_in_order(g_parts)
+    H = np.tril(H) + np.tril(H, -1).T
     q_out = p + int(fit_intercept)
-    return J, grad[:p].copy(), float(grad[p]), _mirror(H)[:q_out, :q_out].copy()
+    return (float(_add_in_order(J_parts)), grad[:p].copy(), float(grad[p]),
+            np.ascontiguousarray(H[:q_out, :q_out]))
+
+
+def _add_in_order(parts):
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,

@@ -169,6 +169,24 @@ def _counts_weighted(class_weight, sw):
             and isinstance(class_weight, str))
 
 
+def classes_and_index(y):
+    """``np.unique(y)`` and each label's index in it (intp).
+
+    Integer labels in a range no wider than the number of labels (the usual 0..K-1
+    case) are counted with ``bincount``, one pass, instead of hashing them for the
+    classes and searching for the index.
+    """
+    if y.dtype.kind in "iu" and y.size:
+        lo, hi = int(y.min()), int(y.max())
+        if hi - lo < max(1024, y.size) and -(2**62) < lo and hi < 2**62:
+            offset = y.astype(np.intp) - lo  # in intp: no wrap-around of small types
+            present = np.bincount(offset) > 0
+            classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+            return classes, (np.cumsum(present) - 1)[offset]
+    classes = np.unique(y)
+    return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
+
+
 def encode_targets(y, classes, dtype):
     """Labels -> 0/1 in ``dtype`` (two classes) or integer class indices (more)."""
     idx = np.searchsorted(classes, y)
@@ -227,12 +245,12 @@ def fit_data(est, X, y, sample_weight=None):
     y = column_or_1d(y, warn=True)
     if y.dtype.kind in "fc":
         _assert_all_finite(y, input_name="y")
-    check_classification_targets(y)
-    classes = np.unique(y)
+    if y.dtype.kind not in "iu":  # integer labels in 1-D are always valid classes
+        check_classification_targets(y)
+    classes, idx = classes_and_index(y)
     check_n_classes(classes)
     n_classes = len(classes)
-    target = encode_targets(y, classes, X.dtype)
-    idx = target.astype(np.intp, copy=False)
+    target = (idx == 1).astype(X.dtype) if n_classes == 2 else idx
 
     sw = None
     if sample_weight is not None:

@@ -35,9 +35,9 @@ def _blas_single_thread(active):
     if not active:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from ._blas import blas_limit
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_limit(1):
         yield
 
 

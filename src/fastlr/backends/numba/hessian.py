@@ -52,10 +52,10 @@ def _blas_threads(n_threads):
     """BLAS on ``n_threads`` threads (None: as many as Numba's), also inside a fit that
     holds BLAS to one thread while the Numba kernels run."""
     from numba import config
-    from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=int(n_threads or config.NUMBA_NUM_THREADS),
-                             user_api="blas")
+    from ..._blas import blas_limit
+
+    return blas_limit(int(n_threads or config.NUMBA_NUM_THREADS))
 
 
 # BLAS's dsyrk from scipy's Cython BLAS (the same OpenBLAS as scipy.linalg.blas), which

@@ -16,7 +16,7 @@ from sklearn.callback.tests._utils import RecordingCallback  # noqa: E402
 
 # scikit-learn's solver name, its penalty, and the fastlr solver that runs
 SOLVERS = [("lbfgs", 0.0, "lbfgs"), ("newton-cholesky", 0.0, "newton"),
-           ("saga", 1.0, "owlqn"), ("saga", 0.5, "owlqn"),
+           ("saga", 1.0, "proxnewton"), ("saga", 0.5, "proxnewton"),
            ("gd", 0.0, "gd"), ("gd", 1.0, "gd")]
 IDS = [f"{s}-l1_ratio={r}" for s, r, _ in SOLVERS]
 
@@ -30,6 +30,11 @@ def _fit(est, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return est.fit(X, y)
+
+
+@pytest.mark.parametrize("max_iter", [2, 1000])
+def test_hooks_per_iteration_of_owlqn(l1_solver, max_iter):
+    test_hooks_per_iteration("saga", 1.0, l1_solver, max_iter)
 
 
 @pytest.mark.parametrize("solver, l1_ratio, runs", SOLVERS, ids=IDS)
@@ -111,6 +116,6 @@ def test_progress_bar_and_scoring_monitor():
     lr = LogisticRegression(solver="saga", l1_ratio=1.0, C=0.1).set_callbacks(
         callback.ProgressBar(), monitor).fit(X, y)
     log = monitor.get_logs()
-    rows = [row for row in log.data if row["task_name"] == "owlqn-iter"]
+    rows = [row for row in log.data if row["task_name"] == f"{lr.solver_}-iter"]
     assert len(rows) == lr.n_iter_[0]
     assert rows[-1]["accuracy"] == pytest.approx(lr.score(X, y))

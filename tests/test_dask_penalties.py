@@ -38,7 +38,7 @@ def test_dense_chunks_match_in_memory(n_classes, l1_ratio):
     assert np.any(ref.coef_ == 0)
     fit = LogisticRegression(**kw).fit(da.from_array(X, chunks=(700, -1)),
                                        da.from_array(y, chunks=700))
-    assert fit.backend_.startswith("dask") and fit.solver_ == "owlqn"
+    assert fit.backend_.startswith("dask") and fit.solver_ == "proxnewton"
     _same(fit, ref)
 
 
@@ -69,6 +69,6 @@ def test_callbacks_on_dask():
     n_tasks = 1 + lr.n_iter_[0] + 1
     assert cb.count_hooks("on_fit_task_begin") == cb.count_hooks("on_fit_task_end") == n_tasks
     ends = [r for r in cb.record if r["name"] == "on_fit_task_end"
-            and r["context"].task_name == "owlqn-iter"]
+            and r["context"].task_name == f"{lr.solver_}-iter"]
     last = ends[-2]["kwargs"]["fitted_estimator"]  # after the last iteration
     np.testing.assert_array_equal(last.coef_, lr.coef_)

@@ -56,18 +56,18 @@ SAGA_CASES = [("breast_cancer", 0.1, 1.0), ("breast_cancer", 0.5, 0.5),
 
 
 @pytest.mark.parametrize("name, C, l1_ratio", SAGA_CASES)
-def test_l1_and_elastic_net_equal_saga(name, C, l1_ratio):
+def test_l1_and_elastic_net_equal_saga(name, C, l1_ratio, l1_solver):
     X, y = _data(name)
     theirs = _saga(name, C, l1_ratio)
     ours = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", **TIGHT).fit(X, y)
-    assert ours.solver_ == "owlqn"
+    assert ours.solver_ == l1_solver
     _assert_same_model(ours, theirs, 1e-4)
     np.testing.assert_array_equal(ours.coef_ == 0, theirs.coef_ == 0)
     assert 0 < np.count_nonzero(ours.coef_ == 0) < ours.coef_.size
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
-def test_sample_weights_with_l1_equal_saga():
+def test_sample_weights_with_l1_equal_saga(l1_solver):
     X, y = _data("wine")
     theirs = _saga("wine", 0.5, 1.0, weighted=True)
     ours = LogisticRegression(C=0.5, l1_ratio=1.0, solver="saga", **TIGHT).fit(
@@ -78,7 +78,8 @@ def test_sample_weights_with_l1_equal_saga():
 
 @pytest.mark.parametrize("name, C, l1_ratio", [("breast_cancer", 0.1, 1.0),
                                                ("wine", 0.5, 0.5)])
-def test_every_backend_and_input_kind_gives_the_same_model(name, C, l1_ratio):
+def test_every_backend_and_input_kind_gives_the_same_model(name, C, l1_ratio,
+                                                          l1_solver):
     X, y = _data(name)
     kw = dict(C=C, l1_ratio=l1_ratio, solver="saga", **TIGHT)
     ref = LogisticRegression(backend="numpy", **kw).fit(X, y)
@@ -138,7 +139,7 @@ def test_each_solver_name_runs_the_solver_for_the_same_objective():
         np.testing.assert_array_equal(clf.coef_, lbfgs.coef_)
     saga = LogisticRegression(solver="saga", l1_ratio=1.0, C=0.1).fit(X, y)
     liblinear = LogisticRegression(solver="liblinear", l1_ratio=1.0, C=0.1).fit(X, y)
-    assert liblinear.solver_ == saga.solver_ == "owlqn"
+    assert liblinear.solver_ == saga.solver_ == "proxnewton"
     np.testing.assert_array_equal(liblinear.coef_, saga.coef_)
     # liblinear's dual=True is accepted with L2 (same solution as the primal)
     dual = LogisticRegression(solver="liblinear", dual=True).fit(X, y)

@@ -8,6 +8,9 @@ every kind of input.
 ``newton`` (:mod:`.newton`)
     Newton's method with a Cholesky solve and the exact Hessian (scikit-learn's
     "newton-cholesky"); smooth penalties only.
+``proxnewton`` (:mod:`.proxnewton`)
+    proximal Newton for L1 and elastic-net penalties: the exact gradient, the Hessian
+    of a sample of the rows, coordinate descent on the model; exact zeros.
 ``owlqn`` (:mod:`.owlqn`)
     orthant-wise L-BFGS for L1 and elastic-net penalties; exact zeros.
 ``gd`` (:mod:`.gd`)
@@ -23,6 +26,8 @@ from .gd import gd, gd_auto_learning_rate
 from .lbfgs import lbfgs
 from .newton import newton
 from .owlqn import owlqn
+from .proxnewton import proxnewton
 
 __all__ = ["MAX_HESSIAN_BYTES", "SolverResult", "check_finite", "fastlr_solver", "gd",
-           "gd_auto_learning_rate", "lbfgs", "newton", "owlqn", "presolve", "solve"]
+           "gd_auto_learning_rate", "lbfgs", "newton", "owlqn", "presolve", "proxnewton",
+           "solve"]

@@ -21,13 +21,15 @@ import numpy as np
 class SolverResult:
     """coef: the flat solution; n_iter: iterations made; converged: the stopping
     test passed (False also when a callback stopped the solver); loss_curve: the
-    objective after each iteration; stopped: a callback asked to stop."""
+    objective after each iteration; stopped: a callback asked to stop; state: what a
+    later run of the same solver can start from (owlqn: its curvature pairs)."""
 
     coef: np.ndarray
     n_iter: int
     converged: bool
     loss_curve: list = field(default_factory=list)
     stopped: bool = False
+    state: object = None
 
 
 def check_finite(objective, J, grad, it):

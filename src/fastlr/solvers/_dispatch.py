@@ -6,7 +6,10 @@ objective (so the model is the same):
 - ``"newton-cholesky"`` with a smooth penalty: :func:`.newton.newton`, where the
   backend computes the Hessian and it fits in memory (:data:`MAX_HESSIAN_BYTES`);
 - any other name with a smooth penalty: :func:`.lbfgs.lbfgs`;
-- an L1 term: :func:`.owlqn.owlqn`; ``"gd"``: :func:`.gd.gd`.
+- an L1 term: :func:`.proxnewton.proxnewton` where the backend computes the Hessian
+  and there are at most :data:`PROXNEWTON_MAX_COEF` coefficients, otherwise
+  :func:`.owlqn.owlqn`;
+- ``"gd"``: :func:`.gd.gd`.
 
 :func:`presolve` finds the starting point of a large fit: the same solver on a sample
 of the rows.
@@ -23,18 +26,28 @@ from .gd import gd
 from .lbfgs import lbfgs
 from .newton import newton
 from .owlqn import owlqn
+from .proxnewton import proxnewton
 
 # Largest dense Hessian Newton's method forms (n_coef^2 float64 values): 2 GiB, about
 # 16,000 coefficients. Past it "newton-cholesky" is refused with a ValueError.
 MAX_HESSIAN_BYTES = 2 * 2**30
 
 
+# Most coefficients for which an L1 term is minimised by proximal Newton (a dense
+# Hessian, a coordinate-descent sweep of n_coef^2 multiply-adds); OWL-QN beyond.
+PROXNEWTON_MAX_COEF = 2048
+
+
 def fastlr_solver(solver, penalty, objective=None):
-    """The fastlr solver ("lbfgs", "newton", "owlqn" or "gd") for scikit-learn's
-    ``solver`` name, the penalty and (for Newton) the objective's backend."""
+    """The fastlr solver ("lbfgs", "newton", "proxnewton", "owlqn" or "gd") for
+    scikit-learn's ``solver`` name, the penalty and (for the Newton methods) the
+    objective: its backend must compute the Hessian."""
     if solver == "gd":
         return "gd"
     if not penalty.smooth:
+        if (objective is not None and objective.has_hessian
+                and objective.n_coef <= PROXNEWTON_MAX_COEF):
+            return "proxnewton"
         return "owlqn"
     if solver == "newton-cholesky" and objective is not None and objective.has_hessian:
         nbytes = objective.hessian_nbytes()
@@ -58,6 +71,9 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
         return newton(objective, coef0, **common)
     if name == "owlqn":
         return owlqn(objective, penalty, coef0, **common)
+    if name == "proxnewton":
+        return proxnewton(objective, penalty, coef0,
+                          hessian_objective=hessian_sample(objective), **common)
     return gd(objective, coef0, learning_rate=learning_rate, penalty=penalty, **common)
 
 
@@ -69,6 +85,25 @@ PRESOLVE_STEP = 16
 PRESOLVE_MIN_ELEMENTS = 20_000_000
 PRESOLVE_MIN_ROWS = 200_000 // PRESOLVE_STEP
 PRESOLVE_ROWS_PER_COEF = 5
+
+
+def _sample(objective):
+    """The objective on every ``PRESOLVE_STEP``-th row where that sample is worth
+    taking (the thresholds above), else None."""
+    X = objective._X_input
+    n_sample = -(-X.shape[0] // PRESOLVE_STEP)
+    stored = X.nnz if hasattr(X, "nnz") else X.size
+    if (stored < PRESOLVE_MIN_ELEMENTS or n_sample < PRESOLVE_MIN_ROWS
+            or n_sample < PRESOLVE_ROWS_PER_COEF * (X.shape[1] + 1)):
+        return None
+    return objective.subsample(PRESOLVE_STEP)
+
+
+def hessian_sample(objective):
+    """What proximal Newton takes its Hessian from: the objective on a sample of the
+    rows where there is one worth taking (see :func:`presolve`), else None (the
+    objective itself)."""
+    return _sample(objective)
 
 
 def presolve(name, objective, penalty, coef0, *, tol, max_iter):
@@ -83,15 +118,9 @@ def presolve(name, objective, penalty, coef0, *, tol, max_iter):
     test accepts. Returns ``coef0`` unchanged where there is no sample worth taking
     (see the thresholds above; Dask or GPU data; a class missing from the sample) or the presolve does not give a finite point; ``"gd"`` is not presolved.
     """
-    if name == "gd" or max_iter == 0:
+    if name in ("gd", "proxnewton") or max_iter == 0:
         return coef0
-    X = objective._X_input
-    n_sample = -(-X.shape[0] // PRESOLVE_STEP)
-    stored = X.nnz if hasattr(X, "nnz") else X.size
-    if (stored < PRESOLVE_MIN_ELEMENTS or n_sample < PRESOLVE_MIN_ROWS
-            or n_sample < PRESOLVE_ROWS_PER_COEF * (X.shape[1] + 1)):
-        return coef0
-    sub = objective.subsample(PRESOLVE_STEP)
+    sub = _sample(objective)
     if sub is None:
         return coef0
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -53,14 +53,19 @@ def _two_loop(pg, pairs):
 
 
 def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
-          ftol=64 * np.finfo(float).eps, verbose=0, callback=None):
-    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult."""
+          ftol=64 * np.finfo(float).eps, verbose=0, callback=None, pairs0=None):
+    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult.
+
+    ``pairs0``: ``(s, y, 1 / s.y)`` curvature pairs to start the L-BFGS model with
+    (e.g. those of a fit of the same objective on a sample of the rows); the result's
+    ``state`` holds the pairs at the end.
+    """
     k = penalty.n_penalised
     x = np.array(coef0, dtype=np.float64)
     f, g = objective.loss_grad(x)
     check_finite(objective, f, g, 0)
     F = f + penalty.l1_value(x)
-    pairs = deque(maxlen=memory)
+    pairs = deque(pairs0 or (), maxlen=memory)
     loss_curve = []
     converged = stopped = False
     message = ""
@@ -125,4 +130,4 @@ def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
             ConvergenceWarning,
             stacklevel=3,
         )
-    return SolverResult(x, it, converged, loss_curve, stopped)
+    return SolverResult(x, it, converged, loss_curve, stopped, state=list(pairs))

@@ -1,0 +1,86 @@
+"""Proximal Newton (the L1 / elastic-net solver for up to 2,048 coefficients): its
+coordinate-descent kernel, and its fits against OWL-QN's."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+from fastlr import LogisticRegression
+from fastlr._loss import LogisticObjective
+from fastlr._penalty import make_penalty
+from fastlr.backends import numpy_backend
+from fastlr.solvers import owlqn, proxnewton
+from fastlr.solvers._cd import cd_prox_newton_step
+
+
+def _model_value(H, g, x, l1, k, d):
+    return g @ d + 0.5 * d @ H @ d + l1 * np.abs(x[:k] + d[:k]).sum()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_coordinate_descent_minimises_the_model(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 12, 9  # the last three entries unpenalised (intercepts)
+    A = rng.standard_normal((40, n))
+    H = A.T @ A / 40 + 0.01 * np.eye(n)
+    g, x = rng.standard_normal(n), rng.standard_normal(n) * (rng.random(n) < 0.5)
+    l1 = 0.3
+    d = np.zeros(n)
+    cd_prox_newton_step(H, g, x, l1, k, 10_000, 1e-14, d)
+    best = _model_value(H, g, x, l1, k, d)
+    # optimality: no coordinate and no random direction lowers the model
+    for _ in range(200):
+        e = rng.standard_normal(n) * 1e-4
+        assert _model_value(H, g, x, l1, k, d + e) >= best - 1e-12
+    # exact zeros where the soft threshold puts them, and only on penalised entries
+    w = x + d
+    grad = g + H @ d
+    assert np.all(np.abs(grad[:k][w[:k] == 0]) <= l1 + 1e-9)
+    np.testing.assert_allclose(grad[:k][w[:k] != 0], -l1 * np.sign(w[:k][w[:k] != 0]),
+                               atol=1e-9)
+    np.testing.assert_allclose(grad[k:], 0, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_proxnewton_and_owlqn_reach_the_same_model(n_classes, l1_ratio):
+    X, y = make_classification(3000, 20, n_informative=6, n_redundant=0,
+                               n_classes=n_classes,
+                               random_state=2)
+    n_rows = 1 if n_classes == 2 else n_classes
+    obj = LogisticObjective(numpy_backend, X, y if n_classes > 2 else y * 1.0, None,
+                            n_classes, True, 0.0)
+    pen = make_penalty(0.05, l1_ratio, len(y), n_rows * 20)
+    obj.l2 = pen.l2
+    x0 = np.zeros(obj.n_coef)
+    a = proxnewton(obj, pen, x0, tol=1e-10, max_iter=500)
+    b = owlqn(obj, pen, x0, tol=1e-10, max_iter=5000)
+    assert a.converged and a.n_iter < 50
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-6)
+    np.testing.assert_array_equal(a.coef[: pen.n_penalised] == 0,
+                                  b.coef[: pen.n_penalised] == 0)
+    assert 0 < np.count_nonzero(a.coef[: pen.n_penalised] == 0) < pen.n_penalised
+
+
+def test_estimator_chooses_by_size_and_backend(monkeypatch):
+    X, y = make_classification(500, 30, random_state=0)
+    assert LogisticRegression(solver="saga", l1_ratio=1.0).fit(X, y).solver_ == "proxnewton"
+    from fastlr.solvers import _dispatch
+
+    monkeypatch.setattr(_dispatch, "PROXNEWTON_MAX_COEF", 30)  # 31 coefficients
+    assert LogisticRegression(solver="saga", l1_ratio=1.0).fit(X, y).solver_ == "owlqn"
+
+
+def test_not_converged_warns_and_max_iter_zero():
+    X, y = make_classification(500, 10, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="proxnewton failed to converge"):
+        clf = LogisticRegression(solver="saga", l1_ratio=1.0, max_iter=1,
+                                 tol=1e-12).fit(X, y)
+    assert clf.n_iter_[0] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = LogisticRegression(solver="saga", l1_ratio=1.0, max_iter=0).fit(X, y)
+    assert clf.n_iter_[0] == 0 and np.all(clf.coef_ == 0)

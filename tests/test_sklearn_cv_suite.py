@@ -55,9 +55,10 @@ KNOWN_FAILURES: dict[str, str] = {
     "test_logistic_cv": "compares with scikit-learn's liblinear at tol=1e-4 to 6 decimals; "
     "fastlr's L-BFGS (which every solver name runs) stops elsewhere within that tol "
     "(coefficients 9e-4 apart)",
-    "test_logistic_regression_cv_refit": "compares with scikit-learn's saga at tol=1e-12 "
-    "with rtol=1e-7; fastlr's L-BFGS and OWL-QN stop on their relative-decrease test "
-    "(64 eps) first, about 1e-6 apart on the smallest coefficients",
+    "test_logistic_regression_cv_refit": "the l1_ratio=1 case: compares with scikit-learn's "
+    "saga at tol=1e-12 with rtol=1e-7; fastlr's proximal Newton stops on its "
+    "relative-decrease test (64 eps) first, about 1e-6 apart on the smallest "
+    "coefficients (the l1_ratio=0 case passes)",
     "test_scores_attribute_layout_elasticnet": "compares scores with scikit-learn's saga "
     "stopped at tol=1e-3 (rel=1e-3); fastlr's OWL-QN stops elsewhere within that tol "
     "(scores 1.1e-3 apart); the layout the test is about is the same",

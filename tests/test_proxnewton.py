@@ -84,3 +84,58 @@ def test_not_converged_warns_and_max_iter_zero():
         warnings.simplefilter("error")
         clf = LogisticRegression(solver="saga", l1_ratio=1.0, max_iter=0).fit(X, y)
     assert clf.n_iter_[0] == 0 and np.all(clf.coef_ == 0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_group_shift_is_the_exact_one_dimensional_minimum(seed):
+    from fastlr.solvers._cd import _shift_1d
+
+    rng = np.random.default_rng(seed)
+    K = int(rng.integers(1, 6))
+    v = rng.standard_normal(K) * (rng.random(K) < 0.7)
+    a = 0.0 if seed % 4 == 0 else float(rng.uniform(0.01, 2.0))
+    b, l1 = float(rng.standard_normal()), float(rng.uniform(0.1, 1.0))
+    if a == 0.0:
+        b = float(rng.uniform(-0.9, 0.9)) * l1 * K  # bounded below without curvature
+
+    def f(c):
+        return 0.5 * a * c * c + b * c + l1 * np.abs(v + c).sum()
+
+    c = _shift_1d(a, b, l1, v, np.empty(K))
+    grid = np.linspace(-6, 6, 120_001)
+    assert f(c) <= min(f(t) for t in grid) + 1e-9
+
+
+def test_grouped_coordinate_descent_minimises_the_model():
+    from fastlr.solvers._cd import cd_prox_newton_step_groups
+
+    rng = np.random.default_rng(3)
+    K, p = 4, 5
+    n = K * p
+    # a multinomial-like Hessian: flat along each feature's all-class vector, plus a
+    # small ridge (elastic net), so the model is badly conditioned along those vectors
+    A = rng.standard_normal((60, n))
+    A = A.reshape(60, K, p) - A.reshape(60, K, p).mean(axis=1, keepdims=True)
+    A = A.reshape(60, n)
+    H = A.T @ A / 60 + 1e-4 * np.eye(n)
+    g = rng.standard_normal(n) * 0.1
+    x = rng.standard_normal(n) * (rng.random(n) < 0.5)
+    l1 = 0.05
+    groups = np.ascontiguousarray(np.arange(n).reshape(K, p).T)
+    U = np.zeros((n, p))
+    U[groups.ravel(), np.repeat(np.arange(p), K)] = 1.0
+    HU = np.ascontiguousarray(H @ U)
+    d = np.zeros(n)
+    cd_prox_newton_step_groups(H, g, x, l1, n, 20_000, 1e-12, d, groups, HU,
+                               np.einsum("ij,ij->j", U, HU))
+    w, grad = x + d, g + H @ d
+    assert np.all(np.abs(grad[w == 0]) <= l1 + 1e-7)
+    np.testing.assert_allclose(grad[w != 0], -l1 * np.sign(w[w != 0]), atol=1e-7)
+
+
+def test_a_costly_hessian_makes_owlqn_the_choice(monkeypatch):
+    from fastlr.solvers import _dispatch
+
+    X, y = make_classification(500, 30, random_state=0)
+    monkeypatch.setattr(_dispatch, "PROXNEWTON_MAX_HESSIAN_PASSES", 15)  # 31 / 2 > 15
+    assert LogisticRegression(solver="saga", l1_ratio=1.0).fit(X, y).solver_ == "owlqn"

@@ -10,7 +10,9 @@ smooth part; ``P``: the penalised entries). Each iteration
    gradient ``g`` of ``f`` and a Hessian ``H`` of ``f`` computed on a sample of the
    rows (``hessian_objective``: the same objective on every 16th row, see
    :meth:`fastlr._loss.LogisticObjective.subsample`; or ``f`` itself), and minimises
-   it by coordinate descent (:mod:`._cd`);
+   it by coordinate descent (:mod:`._cd`; for the multinomial model each sweep also
+   moves each feature's coefficients in every class together, exactly, since the loss
+   is flat along that direction and one-coordinate moves would crawl there);
 3. backtracks along ``d`` from ``t = 1`` (halving) until
    ``F(x + t d) <= F(x) + sigma t Delta`` with ``Delta = g.d + l1 (||x + d||_1 -
    ||x||_1) < 0`` (Tseng and Yun's sufficient decrease), ``sigma = 1e-4``;
@@ -43,12 +45,13 @@ from ._common import SolverResult, check_finite
 _SIGMA = 1e-4
 _MAX_TRIALS = 30
 _MAX_SWEEPS = 200
+_INNER_TOL = 1e-3  # coordinate descent stops when no move exceeds this times max |d|
 
 
 def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=None,
                ftol=64 * np.finfo(float).eps, verbose=0, callback=None):
     """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult."""
-    from ._cd import cd_prox_newton_step
+    from ._cd import cd_prox_newton_step, cd_prox_newton_step_groups
 
     hess_obj = objective if hessian_objective is None else hessian_objective
     k, l1 = penalty.n_penalised, penalty.l1
@@ -56,12 +59,18 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
     f, g = objective.loss_grad(x)
     check_finite(objective, f, g, 0)
     F = f + penalty.l1_value(x)
-    H = None
+    H = HU = uHu = None
+    groups = U = None
+    if not objective.binary:  # one feature's coefficients in every class move together
+        K, p = objective.n_rows, objective.n_features
+        groups = np.ascontiguousarray(np.arange(K * p).reshape(K, p).T)
+        U = np.zeros((objective.n_coef, p))
+        U[groups.ravel(), np.repeat(np.arange(p), K)] = 1.0
     loss_curve = []
     converged = stopped = False
     message = ""
     it = 0
-    inner_tol = 1e-3
+    inner_tol = _INNER_TOL
     while it < max_iter:
         pg = penalty.pseudo_gradient(x, g)
         violation = float(np.max(np.abs(pg), initial=0.0))
@@ -71,8 +80,16 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
         if H is None:
             _, _, H = hess_obj.loss_grad_hess(x)
             H = np.ascontiguousarray(H)
+            HU = None
         d = np.zeros_like(x)
-        cd_prox_newton_step(H, g, x, l1, k, _MAX_SWEEPS, inner_tol, d)
+        if groups is None:
+            cd_prox_newton_step(H, g, x, l1, k, _MAX_SWEEPS, inner_tol, d)
+        else:
+            if HU is None:
+                HU = np.ascontiguousarray(H @ U)
+                uHu = np.einsum("ij,ij->j", U, HU)
+            cd_prox_newton_step_groups(H, g, x, l1, k, _MAX_SWEEPS, inner_tol, d,
+                                       groups, HU, uHu)
         l1_x = penalty.l1_value(x)
         delta = float(g @ d) + penalty.l1_value(x + d) - l1_x
         predicted = delta + 0.5 * float(d @ H @ d)  # the model's change of F

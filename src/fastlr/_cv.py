@@ -158,7 +158,8 @@ class LogisticRegressionCV(LogisticRegression):
         The grid of ``l1_ratio`` (0: L2, 1: L1). ``"warn"`` is None with scikit-learn
         1.9's FutureWarning (an L2 path, and attributes without the l1_ratio axis).
         ``l1_ratio > 0`` needs ``solver="saga"`` (or ``"liblinear"`` for 1, or
-        ``"gd"``), as in scikit-learn; fastlr fits it with OWL-QN.
+        ``"gd"``), as in scikit-learn; fastlr fits it with proximal Newton (OWL-QN
+        beyond 2,048 coefficients), see :class:`fastlr.LogisticRegression`.
     fit_intercept : bool, default=True
     cv : int, cross-validation generator or iterable, default=None
         As scikit-learn's: None is ``StratifiedKFold(5)``, an int ``k`` is
@@ -173,7 +174,8 @@ class LogisticRegressionCV(LogisticRegression):
     solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga", \
 "gd"}, default="lbfgs"
         scikit-learn's names; each runs fastlr's solver for the same objective (L-BFGS,
-        or OWL-QN with an L1 term; ``"gd"``: gradient descent with the automatic step).
+        Newton's method for ``"newton-cholesky"``, proximal Newton or OWL-QN with an L1
+        term; ``"gd"``: gradient descent with the automatic step).
     tol : float, default=1e-4
     max_iter : int, default=100
         Per ``C`` of every path, and for the refit.

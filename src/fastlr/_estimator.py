@@ -224,8 +224,9 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
     solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga", \
 "gd"}, default="lbfgs"
         scikit-learn's names each run the fastlr solver that minimises the same
-        objective: L-BFGS-B (``"lbfgs"``) for smooth penalties, OWL-QN (orthant-wise
-        L-BFGS) with an L1 term. ``"gd"``: textbook batch gradient descent with
+        objective: L-BFGS-B for smooth penalties (Newton's method for
+        ``"newton-cholesky"``), proximal Newton with an L1 term (OWL-QN, orthant-wise
+        L-BFGS, beyond 2,048 coefficients or without a Hessian on the backend). ``"gd"``: textbook batch gradient descent with
         ``learning_rate`` (proximal with an L1 term).
     max_iter : int, default=100
         Maximum number of solver iterations.
@@ -259,8 +260,8 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
         The objective after each iteration.
     backend_ : str
         The backend that was used.
-    solver_ : {"lbfgs", "owlqn", "gd"}
-        The fastlr solver that ran.
+    solver_ : {"lbfgs", "newton", "proxnewton", "owlqn", "gd"}
+        The fastlr solver that ran (see :func:`fastlr.solvers.fastlr_solver`).
     """
 
     _parameter_constraints: dict = {

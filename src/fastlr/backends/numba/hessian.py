@@ -209,15 +209,16 @@ def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads
     with _blas_threads(1), thread_scope(n_chunks):
         _binary_hessian_kernel(X, coef, y, s, has_sw, n_chunks, rows, H_parts, g_parts,
                                J_parts)
-    H = _add_in_order(H_parts)
-    grad = _add_in_order(g_parts)
+    H = _sum_in_order(H_parts)
+    grad = _sum_in_order(g_parts)
     H = np.tril(H) + np.tril(H, -1).T
     q_out = p + int(fit_intercept)
-    return (float(_add_in_order(J_parts)), grad[:p].copy(), float(grad[p]),
+    return (float(_sum_in_order(J_parts)), grad[:p].copy(), float(grad[p]),
             np.ascontiguousarray(H[:q_out, :q_out]))
 
 
-def _add_in_order(parts):
+def _sum_in_order(parts):
+    """parts[0] + parts[1] + ..., in that order (deterministic per chunk count)."""
     total = parts[0].copy()
     for part in parts[1:]:
         total += part

@@ -12,36 +12,10 @@ to fail (``KNOWN_FAILURES``, and the README's "Cross-validation" section).
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
-
 import pytest
+from _sklearn_suite import collect, load_suite
 
 import fastlr
-
-_NAME = "sklearn.linear_model.tests.test_logistic"
-
-
-def _load_suite():
-    try:
-        spec = importlib.util.find_spec(_NAME)
-    except ModuleNotFoundError:
-        spec = None
-    if spec is None:
-        return None
-    import sklearn.linear_model as linear_model
-
-    original = linear_model.LogisticRegressionCV
-    linear_model.LogisticRegressionCV = fastlr.LogisticRegressionCV
-    try:
-        module = importlib.util.module_from_spec(spec)
-        module.__name__ = "_fastlr_sklearn_test_logistic"
-        spec.loader.exec_module(module)
-    except Exception:  # e.g. a test helper that this scikit-learn does not ship
-        return None
-    finally:
-        linear_model.LogisticRegressionCV = original
-    return module
 
 
 # Tests of scikit-learn's internals (private functions), not of the estimator.
@@ -64,7 +38,7 @@ KNOWN_FAILURES: dict[str, str] = {
     "(scores 1.1e-3 apart); the layout the test is about is the same",
 }
 
-_suite = _load_suite()
+_suite = load_suite("LogisticRegressionCV", fastlr.LogisticRegressionCV)
 if _suite is None:
     pytest.skip("scikit-learn's test_logistic.py is not installed", allow_module_level=True)
 
@@ -78,14 +52,8 @@ def global_random_seed():
 
 
 def _collect():
-    for name, func in vars(_suite).items():
-        if not (name.startswith("test_") and inspect.isfunction(func)):
-            continue
-        if "LogisticRegressionCV" not in inspect.getsource(func) or name in EXCLUDED:
-            continue
-        if name in KNOWN_FAILURES:
-            func = pytest.mark.xfail(reason=KNOWN_FAILURES[name], strict=False)(func)
-        yield name, func
+    return collect(_suite, lambda source: "LogisticRegressionCV" in source, EXCLUDED,
+                   KNOWN_FAILURES)
 
 
 globals().update(dict(_collect()))

@@ -145,7 +145,8 @@ def newton(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
             category,
             stacklevel=3,
         )
-        rest = lbfgs(objective, x, tol=tol, max_iter=max(max_iter - it, 1),
+        # the failed Newton iteration counts against max_iter, as in scikit-learn
+        rest = lbfgs(objective, x, tol=tol, max_iter=max(max_iter - it - 1, 0),
                      verbose=verbose, callback=callback)
         return SolverResult(_centre(rest.coef, groups), it + rest.n_iter, rest.converged,
                             loss_curve + rest.loss_curve, rest.stopped)

@@ -1,18 +1,24 @@
-"""The Hessian for Newton's method on dense X: one pass, blocked, on BLAS's syrk.
+"""The Hessian for Newton's method on dense X: one pass, blocked, on BLAS's dsyrk.
 
 The gradient needs two multiply-adds per element of X; the Hessian ``X^T diag(h) X``
 needs ``n_features / 2`` per element (``n_features^2 / 2`` per row), so it is
 compute-bound where the gradient is memory-bound, and the fastest code for it is a
 register-blocked symmetric rank-k update: BLAS's ``?syrk``. One pass over X, block of
-rows by block of rows (about 2 MB each, so the block stays in cache between its uses):
+rows by block of rows (about 2 MB each, so the block stays in cache between its uses).
 
-1. copy the block into a float64 buffer ``A = [X_blk, 1]`` (the column of ones is
-   always there; without an intercept its row and column of ``H`` are dropped) and take ``z = A [w, b]`` (BLAS ``gemv``);
-2. the per-row maths over the block (NumPy, vectorised): ``a = sigmoid(z)``, the loss,
-   ``dz = s (a - y)`` and ``h = s a (1 - a)``;
-3. ``[dw, db] += A^T dz`` (``gemv``);
-4. ``A <- diag(sqrt(h)) A`` in place, then ``H += A^T A`` (``dsyrk``, upper triangle,
-   accumulated in place in a Fortran-ordered float64 ``H``).
+Binary (:func:`binary_hessian_sums`): the rows are split into one chunk per thread
+(``prange``), each chunk with its own float64 partials of ``H``, ``[dw, db]`` and ``J``
+(added in chunk order afterwards: deterministic for a given thread count). For each
+block of its rows a chunk
+
+1. takes ``z = x_i . w + b`` and the per-row maths (the vectorised exp/log of
+   :mod:`._elementary`): the loss, ``dz = s (a - y)``, ``h = s a (1 - a)``;
+2. adds ``dz_i [x_i, 1]`` to its gradient and writes ``A = diag(sqrt(h)) [X_blk, 1]``
+   into a float64 buffer (the column of ones is always there; without an intercept
+   its row and column of ``H`` are dropped);
+3. calls ``dsyrk`` (``H += A^T A``, one triangle, single-threaded: the threads are
+   Numba's), through scipy's Cython BLAS, declared to Numba as an external function
+   so that the kernel stays in Numba's disk cache.
 
 Everything is accumulated in float64, whatever X's dtype. Multinomial: the row's
 curvature is the K x K matrix ``s (diag(p) - p p^T)``, and::
@@ -21,11 +27,11 @@ curvature is the K x K matrix ``s (diag(p) - p p^T)``, and::
         = sum_k  A^T diag(s p_k) A  (the diagonal blocks)  -  G^T G,
 
 with ``G`` the block's rows ``sqrt(s_r) p_r (x) a_r`` (K * q columns): K small syrks
-and one large one per block. The Hessian is assembled in (class, feature) order and
-permuted once, at the end, to the flat vector's order ``[W.ravel(), B]``.
-
-BLAS runs on ``n_threads`` threads (all of the machine's by default), through
-threadpoolctl. The result does not depend on the block size beyond rounding.
+and one large one per block, from Python (:func:`multinomial_hessian_sums`), BLAS on
+``n_threads`` threads (all of Numba's by default) through threadpoolctl; the per-row
+maths in NumPy. The Hessian is assembled in (class, feature) order and permuted once,
+at the end, to the flat vector's order ``[W.ravel(), B]``. Results do not depend on
+the block size beyond rounding.
 """
 
 from __future__ import annotations
@@ -140,17 +146,6 @@ def _binary_block(X, r0, m, coef, y, s, has_sw, A, grad, z, t, bits, dz, loss):
         grad[p] += d
         Ai[p] = r
     return J
-
-
-def _sigmoid_parts(z):
-    """``(a, 1 - a, log(1 + exp(z)))`` without overflow or cancellation."""
-    t = np.exp(-np.abs(z))
-    inv = 1.0 / (1.0 + t)
-    pos = z >= 0
-    a = np.where(pos, inv, t * inv)
-    one_minus_a = np.where(pos, t * inv, inv)
-    softplus = np.maximum(z, 0.0) + np.log1p(t)
-    return a, one_minus_a, softplus
 
 
 @njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH, error_model="numpy")

@@ -4,7 +4,9 @@ fastlr's, and collect its tests (for ``test_sklearn_cv_suite.py`` and
 
 The module is loaded as a private copy with ``sklearn.linear_model.<name>`` replaced
 by fastlr's class while it is imported, so that every reference to the class in it
-(the parametrisations included) is fastlr's; its other names stay scikit-learn's.
+(the parametrisations included) is fastlr's; its other names stay scikit-learn's. Its
+tests ask for scikit-learn's ``global_random_seed`` fixture, which ``conftest.py``
+provides.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ _NAME = "sklearn.linear_model.tests.test_logistic"
 
 
 def load_suite(class_name, replacement):
-    """The test module with ``class_name`` replaced, or None if it is not installed."""
+    """The test module with ``class_name`` replaced; the calling test module is skipped
+    where scikit-learn's tests are not installed."""
+    module = _load(class_name, replacement)
+    if module is None:
+        pytest.skip("scikit-learn's test_logistic.py is not installed",
+                    allow_module_level=True)
+    return module
+
+
+def _load(class_name, replacement):
     try:
         spec = importlib.util.find_spec(_NAME)
     except ModuleNotFoundError:

@@ -17,3 +17,10 @@ def l1_solver(request, monkeypatch):
 
         monkeypatch.setattr(_dispatch, "PROXNEWTON_MAX_COEF", 0)
     return request.param
+
+
+@pytest.fixture
+def global_random_seed():
+    """scikit-learn's default seed (its conftest's, without the environment variable),
+    for its own tests that the ``test_sklearn_*_suite.py`` files run."""
+    return 42

@@ -12,7 +12,6 @@ to fail (``KNOWN_FAILURES``, and the README's "Cross-validation" section).
 
 from __future__ import annotations
 
-import pytest
 from _sklearn_suite import collect, load_suite
 
 import fastlr
@@ -39,16 +38,7 @@ KNOWN_FAILURES: dict[str, str] = {
 }
 
 _suite = load_suite("LogisticRegressionCV", fastlr.LogisticRegressionCV)
-if _suite is None:
-    pytest.skip("scikit-learn's test_logistic.py is not installed", allow_module_level=True)
-
 pytestmark = getattr(_suite, "pytestmark", [])
-
-
-@pytest.fixture
-def global_random_seed():
-    """scikit-learn's default seed (its conftest's, without the environment variable)."""
-    return 42
 
 
 def _collect():

@@ -11,7 +11,6 @@ tests" under "Penalties and solvers" says the same).
 
 from __future__ import annotations
 
-import pytest
 from _sklearn_suite import collect, load_suite
 
 import fastlr
@@ -46,16 +45,7 @@ KNOWN_FAILURES: dict[str, str] = {
 }
 
 _suite = load_suite("LogisticRegression", fastlr.LogisticRegression)
-if _suite is None:
-    pytest.skip("scikit-learn's test_logistic.py is not installed", allow_module_level=True)
-
 pytestmark = getattr(_suite, "pytestmark", [])
-
-
-@pytest.fixture
-def global_random_seed():
-    """scikit-learn's default seed (its conftest's, without the environment variable)."""
-    return 42
 
 
 def _wanted(source):

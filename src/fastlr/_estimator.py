@@ -389,14 +389,13 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
                                       n_threads, sw_sum=data.sw_sum)
         self.solver_ = _solvers.fastlr_solver(self.solver, penalty, objective)
         coef0 = self._start(objective)
-        if not (self.warm_start and hasattr(self, "coef_")):
-            with _blas_single_thread(backend_name == "numba"):
+        tasks = None
+        with _blas_single_thread(backend_name == "numba"):
+            if not (self.warm_start and hasattr(self, "coef_")):
                 coef0 = _solvers.presolve(self.solver_, objective, penalty, coef0,
                                           tol=self.tol, max_iter=self.max_iter)
-        tasks = None
-        if self._wants_callbacks():
-            tasks = self._iteration_tasks(objective, data, y, sample_weight, coef0)
-        with _blas_single_thread(backend_name == "numba"):
+            if self._wants_callbacks():
+                tasks = self._iteration_tasks(objective, data, y, sample_weight, coef0)
             res = self._solve(objective, penalty, data, coef0, tasks)
         W, B = objective.unpack(res.coef)
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(B))):  # defensive

@@ -97,6 +97,13 @@ class LogisticObjective:
         self.n_rows = 1 if self.binary else n_classes
         self.n_evals = 0
 
+    @property
+    def rows_in_memory(self):
+        """Whether X is an ndarray or CSR matrix in this process that the backend reads
+        as it is (not Dask, and not copied to a GPU by ``prepare``)."""
+        return not (hasattr(self._X_input, "__dask_graph__")
+                    or getattr(self.backend, "prepare", None))
+
     def subsample(self, step):
         """The same objective (same ``l2``) on every ``step``-th row, or None.
 
@@ -106,10 +113,9 @@ class LogisticObjective:
         or data already on a GPU), or where the sample misses a class (the mean loss
         would then have no finite minimiser).
         """
-        X = self._X_input
-        if hasattr(X, "__dask_graph__") or getattr(self.backend, "prepare", None):
+        if not self.rows_in_memory:
             return None
-        y, sample_weight = self.y, self.sample_weight
+        X, y, sample_weight = self._X_input, self.y, self.sample_weight
         rows = slice(None, None, int(step))
         Xs = X[rows] if sp.issparse(X) else np.ascontiguousarray(X[rows])
         ys = np.ascontiguousarray(y[rows])  # contiguous: the kernels' compiled layout

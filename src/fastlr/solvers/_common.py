@@ -14,22 +14,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 
 @dataclass
 class SolverResult:
     """coef: the flat solution; n_iter: iterations made; converged: the stopping
     test passed (False also when a callback stopped the solver); loss_curve: the
-    objective after each iteration; stopped: a callback asked to stop; state: what a
-    later run of the same solver can start from (owlqn: its curvature pairs)."""
+    objective after each iteration; stopped: a callback asked to stop."""
 
     coef: np.ndarray
     n_iter: int
     converged: bool
     loss_curve: list = field(default_factory=list)
     stopped: bool = False
-    state: object = None
 
 
 def check_finite(objective, J, grad, it):
@@ -48,3 +49,24 @@ def check_finite(objective, J, grad, it):
             "solver='gd' lower learning_rate; otherwise rescale X (features of very "
             "large magnitude overflow the linear predictor)."
         )
+
+
+def end_iteration(name, it, x, J, loss_curve, verbose, callback, detail=""):
+    """The bookkeeping after an iteration: record ``J``, print it when ``verbose``, call
+    the callback. Returns True when the callback asks to stop."""
+    loss_curve.append(float(J))
+    if verbose:
+        print(f"[fastlr {name}] iter {it:4d}  J = {J:.10g}{detail}")
+    return callback is not None and bool(callback(x))
+
+
+def stalled(F, F_new, ftol):
+    """The objective no longer moves: relative decrease ``<= ftol`` (L-BFGS-B's test)."""
+    return (F - F_new) <= ftol * max(abs(F), abs(F_new), 1.0)
+
+
+def warn_not_converged(name, why, tol, it):
+    """The ConvergenceWarning of the L1 solvers (``why``: their own reason, if any)."""
+    why = why or f"max |pseudo-gradient| > tol={tol} after {it} iteration(s)"
+    warnings.warn(f"{name} failed to converge: {why}. Increase max_iter or scale the "
+                  "data.", ConvergenceWarning, stacklevel=4)

@@ -82,7 +82,7 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
         return owlqn(objective, penalty, coef0, **common)
     if name == "proxnewton":
         return proxnewton(objective, penalty, coef0,
-                          hessian_objective=hessian_sample(objective), **common)
+                          hessian_objective=_sample(objective), **common)
     return gd(objective, coef0, learning_rate=learning_rate, penalty=penalty, **common)
 
 
@@ -99,9 +99,9 @@ PRESOLVE_ROWS_PER_COEF = 5
 def _worth_sampling(objective):
     """Whether X is large enough for a sample of every ``PRESOLVE_STEP``-th row (the
     thresholds above) and in memory (not Dask or already on a GPU)."""
-    X = objective._X_input
-    if hasattr(X, "__dask_graph__") or getattr(objective.backend, "prepare", None):
+    if not objective.rows_in_memory:
         return False
+    X = objective._X_input
     n_sample = -(-X.shape[0] // PRESOLVE_STEP)
     stored = X.nnz if hasattr(X, "nnz") else X.size
     return not (stored < PRESOLVE_MIN_ELEMENTS or n_sample < PRESOLVE_MIN_ROWS
@@ -116,15 +116,9 @@ def _hessian_rows(objective):
 
 def _sample(objective):
     """The objective on every ``PRESOLVE_STEP``-th row where that sample is worth
-    taking, else None."""
+    taking, else None: the presolve's problem, and proximal Newton's Hessian source
+    (None: the objective itself)."""
     return objective.subsample(PRESOLVE_STEP) if _worth_sampling(objective) else None
-
-
-def hessian_sample(objective):
-    """What proximal Newton takes its Hessian from: the objective on a sample of the
-    rows where there is one worth taking (see :func:`presolve`), else None (the
-    objective itself)."""
-    return _sample(objective)
 
 
 def presolve(name, objective, penalty, coef0, *, tol, max_iter):

@@ -43,7 +43,7 @@ import numpy as np
 import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
-from ._common import SolverResult, check_finite
+from ._common import SolverResult, check_finite, end_iteration
 from .lbfgs import lbfgs
 
 _BETA, _SIGMA = 0.5, 2.0**-11  # step halving, Armijo constant
@@ -122,10 +122,8 @@ def newton(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
             break
         it += 1
         x, f, g = x_new, f_new, g_new
-        loss_curve.append(float(f))
-        if verbose:
-            print(f"[fastlr newton] iter {it:4d}  J = {f:.10g}  step = {t:g}")
-        if callback is not None and callback(x):
+        if end_iteration("newton", it, x, f, loss_curve, verbose, callback,
+                         f"  step = {t:g}"):
             stopped = True
             break
         if np.max(np.abs(g), initial=0.0) <= tol and decrement <= tol:

@@ -26,13 +26,17 @@ With no L1 term it is plain L-BFGS with a backtracking line search.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from ._common import SolverResult, check_finite
+from ._common import (
+    SolverResult,
+    check_finite,
+    end_iteration,
+    stalled,
+    warn_not_converged,
+)
 
 _C1 = 1e-4  # sufficient decrease (Armijo) constant
 
@@ -53,19 +57,14 @@ def _two_loop(pg, pairs):
 
 
 def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
-          ftol=64 * np.finfo(float).eps, verbose=0, callback=None, pairs0=None):
-    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult.
-
-    ``pairs0``: ``(s, y, 1 / s.y)`` curvature pairs to start the L-BFGS model with
-    (e.g. those of a fit of the same objective on a sample of the rows); the result's
-    ``state`` holds the pairs at the end.
-    """
+          ftol=64 * np.finfo(float).eps, verbose=0, callback=None):
+    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult."""
     k = penalty.n_penalised
     x = np.array(coef0, dtype=np.float64)
     f, g = objective.loss_grad(x)
     check_finite(objective, f, g, 0)
     F = f + penalty.l1_value(x)
-    pairs = deque(pairs0 or (), maxlen=memory)
+    pairs = deque(maxlen=memory)
     loss_curve = []
     converged = stopped = False
     message = ""
@@ -112,22 +111,14 @@ def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
         sy = np.dot(s, y)
         if sy > 1e-12 * np.dot(y, y):  # keep only pairs with positive curvature
             pairs.append((s, y, 1.0 / sy))
-        small_change = (F - F_new) <= ftol * max(abs(F), abs(F_new), 1.0)
+        small_change = stalled(F, F_new, ftol)
         x, f, g, F = x_new, f_new, g_new, F_new
-        loss_curve.append(float(F))
-        if verbose:
-            print(f"[fastlr owlqn] iter {it:4d}  J = {F:.10g}")
-        if callback is not None and callback(x):
+        if end_iteration("owlqn", it, x, F, loss_curve, verbose, callback):
             stopped = True
             break
         if small_change:
             converged = True
             break
     if not (converged or stopped) and max_iter > 0:
-        why = message or f"max |pseudo-gradient| > tol={tol} after {it} iteration(s)"
-        warnings.warn(
-            f"owlqn failed to converge: {why}. Increase max_iter or scale the data.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    return SolverResult(x, it, converged, loss_curve, stopped, state=list(pairs))
+        warn_not_converged("owlqn", message, tol, it)
+    return SolverResult(x, it, converged, loss_curve, stopped)

@@ -35,12 +35,15 @@ It needs the Hessian (a backend with ``*_hessian_sums``) and a dense
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from ._common import SolverResult, check_finite
+from ._common import (
+    SolverResult,
+    check_finite,
+    end_iteration,
+    stalled,
+    warn_not_converged,
+)
 
 _SIGMA = 1e-4
 _MAX_TRIALS = 30
@@ -51,7 +54,7 @@ _INNER_TOL = 1e-3  # coordinate descent stops when no move exceeds this times ma
 def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=None,
                ftol=64 * np.finfo(float).eps, verbose=0, callback=None):
     """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult."""
-    from ._cd import cd_prox_newton_step, cd_prox_newton_step_groups
+    from ._cd import cd_prox_newton_step_groups
 
     hess_obj = objective if hessian_objective is None else hessian_objective
     k, l1 = penalty.n_penalised, penalty.l1
@@ -59,18 +62,19 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
     f, g = objective.loss_grad(x)
     check_finite(objective, f, g, 0)
     F = f + penalty.l1_value(x)
+    # groups of coordinates the coordinate descent also moves together: for the
+    # multinomial model, one feature's coefficients in every class (binary: none)
+    K, p = objective.n_rows, objective.n_features
+    groups = np.ascontiguousarray(np.arange(K * p).reshape(K, p).T)
+    if objective.binary:
+        groups = groups[:0]
+    U = np.zeros((objective.n_coef, len(groups)))
+    U[groups.ravel(), np.repeat(np.arange(len(groups)), groups.shape[1])] = 1.0
     H = HU = uHu = None
-    groups = U = None
-    if not objective.binary:  # one feature's coefficients in every class move together
-        K, p = objective.n_rows, objective.n_features
-        groups = np.ascontiguousarray(np.arange(K * p).reshape(K, p).T)
-        U = np.zeros((objective.n_coef, p))
-        U[groups.ravel(), np.repeat(np.arange(p), K)] = 1.0
     loss_curve = []
     converged = stopped = False
     message = ""
     it = 0
-    inner_tol = _INNER_TOL
     while it < max_iter:
         pg = penalty.pseudo_gradient(x, g)
         violation = float(np.max(np.abs(pg), initial=0.0))
@@ -80,16 +84,11 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
         if H is None:
             _, _, H = hess_obj.loss_grad_hess(x)
             H = np.ascontiguousarray(H)
-            HU = None
+            HU = np.ascontiguousarray(H @ U)
+            uHu = np.einsum("ij,ij->j", U, HU)
         d = np.zeros_like(x)
-        if groups is None:
-            cd_prox_newton_step(H, g, x, l1, k, _MAX_SWEEPS, inner_tol, d)
-        else:
-            if HU is None:
-                HU = np.ascontiguousarray(H @ U)
-                uHu = np.einsum("ij,ij->j", U, HU)
-            cd_prox_newton_step_groups(H, g, x, l1, k, _MAX_SWEEPS, inner_tol, d,
-                                       groups, HU, uHu)
+        cd_prox_newton_step_groups(H, g, x, l1, k, _MAX_SWEEPS, _INNER_TOL, d, groups,
+                                   HU, uHu)
         l1_x = penalty.l1_value(x)
         delta = float(g @ d) + penalty.l1_value(x + d) - l1_x
         predicted = delta + 0.5 * float(d @ H @ d)  # the model's change of F
@@ -120,22 +119,17 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
         if t < 1.0 or not 0.8 <= ratio <= 1.25:
             H = None
         it += 1
-        small_change = (F - F_new) <= ftol * max(abs(F), abs(F_new), 1.0)
+        small_change = stalled(F, F_new, ftol)
         x, f, g, F = x_new, f_new, g_new, F_new
-        loss_curve.append(float(F))
-        if verbose:
-            print(f"[fastlr proxnewton] iter {it:4d}  J = {F:.10g}  step = {t:g}  "
-                  f"actual / model decrease = {ratio:.3g}")
-        if callback is not None and callback(x):
+        if end_iteration("proxnewton", it, x, F, loss_curve, verbose, callback,
+                         f"  step = {t:g}  actual / model decrease = {ratio:.3g}"):
             stopped = True
             break
         if small_change:
             converged = True
             break
     if not (converged or stopped) and max_iter > 0:
-        why = message or f"max |pseudo-gradient| > tol={tol} after {it} iteration(s)"
-        warnings.warn(f"proxnewton failed to converge: {why}. Increase max_iter or "
-                      "scale the data.", ConvergenceWarning, stacklevel=3)
+        warn_not_converged("proxnewton", message, tol, it)
     if not objective.binary and objective.fit_intercept:
         # F does not change when one number is added to every class's intercept; the
         # coordinate descent may drift along that direction. Centred, as the

@@ -71,7 +71,13 @@ def test_estimator_chooses_by_size_and_backend(monkeypatch):
     from fastlr.solvers import _dispatch
 
     monkeypatch.setattr(_dispatch, "PROXNEWTON_MAX_COEF", 30)  # 31 coefficients
-    assert LogisticRegression(solver="saga", l1_ratio=1.0).fit(X, y).solver_ == "owlqn"
+    clf = LogisticRegression(solver="saga", l1_ratio=1.0)
+    assert clf.fit(X, y).solver_ == "proxnewton-ws"  # binary: working sets
+    assert clf.fit(X, np.arange(500) % 3).solver_ == "owlqn"  # multinomial
+    from fastlr._loss import LogisticObjective
+
+    monkeypatch.setattr(LogisticObjective, "has_hessian_cols", property(lambda s: False))
+    assert clf.fit(X, y).solver_ == "owlqn"
 
 
 def test_not_converged_warns_and_max_iter_zero():

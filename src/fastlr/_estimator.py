@@ -260,7 +260,7 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
         The objective after each iteration.
     backend_ : str
         The backend that was used.
-    solver_ : {"lbfgs", "newton", "proxnewton", "owlqn", "gd"}
+    solver_ : {"lbfgs", "newton", "proxnewton", "proxnewton-ws", "owlqn", "gd"}
         The fastlr solver that ran (see :func:`fastlr.solvers.fastlr_solver`).
     """
 

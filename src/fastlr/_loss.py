@@ -215,6 +215,43 @@ class LogisticObjective:
         H[np.arange(n_pen), np.arange(n_pen)] += self.l2
         return J, grad, H
 
+    @property
+    def has_hessian_cols(self):
+        """Whether the backend computes the binary Hessian of a subset of the features
+        (the working-set proximal Newton solver needs it)."""
+        return self.binary and hasattr(self.backend, "binary_hessian_cols")
+
+    def column_counts(self):
+        """Stored entries per column of a CSR X (int64, computed once), else None."""
+        X = self._X_input
+        if not sp.issparse(X):
+            return None
+        if getattr(self, "_column_counts", None) is None:
+            if X.format == "csr":
+                from .backends.numba.sparse_hessian import column_counts
+
+                self._column_counts = column_counts(X)
+            else:  # the NumPy backend takes any scipy.sparse format
+                self._column_counts = np.bincount(X.tocsr().indices,
+                                                  minlength=self.n_features)
+        return self._column_counts
+
+    def hessian_cols(self, coef, cols):
+        """The rows and columns of the Hessian (as in :meth:`loss_grad_hess`) for the
+        coefficients of the features ``cols`` (distinct, in any order) and the
+        intercept, in that order; binary model only. One pass over X, no loss or
+        gradient."""
+        W, B = self.unpack(coef)
+        cols = np.asarray(cols, dtype=np.int64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            H = self.backend.binary_hessian_cols(
+                self.X, self.sample_weight, W[0], B[0], cols, self.fit_intercept,
+                n_threads=self.n_threads)
+        H = np.asarray(H, dtype=np.float64) * (1.0 / self.sw_sum)
+        m = len(cols)
+        H[np.arange(m), np.arange(m)] += self.l2
+        return H
+
     def shift_invariant_groups(self):
         """Groups of flat-vector entries along which the objective is flat.
 

@@ -36,6 +36,13 @@ n_threads=None) -> (J_sum, dW_sum, dB_sum, H_sum)``
     Both are optional: a backend without them (CUDA) runs the quasi-Newton solver for
     ``solver="newton-cholesky"``.
 
+``binary_hessian_cols(X, sample_weight, w, b, cols, fit_intercept=True, n_threads=None)
+-> H_sum``
+    cols  # IN (n_cols,) int64, sorted distinct feature indices
+    H_sum  # OUT (n_cols + fit_intercept,) * 2 float64: the rows and columns of
+           # binary_hessian_sums's H_sum for w[cols] and the intercept
+    Optional: the working-set proximal Newton solver (L1 with many features) needs it.
+
 ``linear_predict(X, W, B, n_threads=None) -> Z``
     Z  # OUT (n_samples, n_classes), dtype of X: X W^T + B
 

@@ -120,14 +120,35 @@ def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads
     h = a * (1 - a)  # d^2 L / dz^2
     if sample_weight is not None:
         h = h * sample_weight
-    p = X.shape[1]
+    return J_sum, dw_sum, db_sum, _binary_hessian(Xd, h, fit_intercept)
+
+
+def _binary_hessian(Xd, h, fit_intercept):
+    """sum_i h_i [x_i, 1] [x_i, 1]^T (the 1 only with an intercept)."""
+    p = Xd.shape[1]
     q = p + int(fit_intercept)
     H = np.empty((q, q))
     H[:p, :p] = _gram(Xd, h)
     if fit_intercept:
         H[:p, p] = H[p, :p] = np.asarray(Xd.T @ h).ravel()
         H[p, p] = h.sum()
-    return J_sum, dw_sum, db_sum, H
+    return H
+
+
+def binary_hessian_cols(X, sample_weight, w, b, cols, fit_intercept=True,
+                        n_threads=None):
+    """The rows and columns of :func:`binary_hessian_sums`'s ``H_sum`` for the
+    coefficients of the features ``cols`` (sorted, distinct) and the intercept.
+
+    H_sum  # OUT (len(cols) + fit_intercept,) * 2 float64
+    """
+    Xd = _as_float64(X)
+    z = np.asarray(Xd @ np.asarray(w, dtype=np.float64)) + float(b)
+    a = sigmoid(z)
+    h = a * (1 - a)
+    if sample_weight is not None:
+        h = h * sample_weight
+    return _binary_hessian(Xd[:, np.asarray(cols, dtype=np.intp)], h, fit_intercept)
 
 
 def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,

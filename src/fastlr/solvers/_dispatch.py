@@ -7,8 +7,10 @@ objective (so the model is the same):
   backend computes the Hessian and it fits in memory (:data:`MAX_HESSIAN_BYTES`);
 - any other name with a smooth penalty: :func:`.lbfgs.lbfgs`;
 - an L1 term: :func:`.proxnewton.proxnewton` where the backend computes the Hessian
-  and there are at most :data:`PROXNEWTON_MAX_COEF` coefficients, otherwise
-  :func:`.owlqn.owlqn`;
+  and there are at most :data:`PROXNEWTON_MAX_COEF` coefficients; for the binary
+  model with more, proximal Newton on working sets of features
+  (``"proxnewton-ws"``) where the backend computes the Hessian of a subset of the
+  features; otherwise :func:`.owlqn.owlqn`;
 - ``"gd"``: :func:`.gd.gd`.
 
 :func:`presolve` finds the starting point of a large fit: the same solver on a sample
@@ -43,20 +45,30 @@ MAX_HESSIAN_BYTES = 2 * 2**30
 # classes (no sample, 505 passes' worth) 6.2 s against 4.6 s.
 PROXNEWTON_MAX_COEF = 2048
 PROXNEWTON_MAX_HESSIAN_PASSES = 64
+# Past PROXNEWTON_MAX_COEF coefficients a binary L1 fit runs proximal Newton on working
+# sets (the Hessian of the support and the worst violators only, exact over all rows;
+# OWL-QN takes over if the working set passes proxnewton.WS_MAX_FEATURES). Measured on
+# the CSR benchmark matrix (1,000,000 x 100,000, C = 0.1, to within 1e-8 of the best
+# objective): 0.71 s against OWL-QN's 3.2 s (l1_ratio = 1), 1.7 s against 4.4 s
+# (l1_ratio = 0.5).
 
 
 def fastlr_solver(solver, penalty, objective=None):
-    """The fastlr solver ("lbfgs", "newton", "proxnewton", "owlqn" or "gd") for
-    scikit-learn's ``solver`` name, the penalty and (for the Newton methods) the
-    objective: its backend must compute the Hessian."""
+    """The fastlr solver ("lbfgs", "newton", "proxnewton", "proxnewton-ws", "owlqn"
+    or "gd") for scikit-learn's ``solver`` name, the penalty and (for the Newton
+    methods) the objective: its backend must compute the Hessian."""
     if solver == "gd":
         return "gd"
     if not penalty.smooth:
-        if (objective is not None and objective.has_hessian
-                and objective.n_coef <= PROXNEWTON_MAX_COEF
-                and _hessian_rows(objective) * objective.n_coef
-                <= 2 * PROXNEWTON_MAX_HESSIAN_PASSES * objective._X_input.shape[0]):
-            return "proxnewton"
+        if objective is None:
+            return "owlqn"
+        if objective.n_coef <= PROXNEWTON_MAX_COEF:
+            if (objective.has_hessian
+                    and _hessian_rows(objective) * objective.n_coef
+                    <= 2 * PROXNEWTON_MAX_HESSIAN_PASSES * objective._X_input.shape[0]):
+                return "proxnewton"
+        elif objective.has_hessian_cols and objective.rows_in_memory:
+            return "proxnewton-ws"
         return "owlqn"
     if solver == "newton-cholesky" and objective is not None and objective.has_hessian:
         nbytes = objective.hessian_nbytes()
@@ -83,6 +95,8 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
     if name == "proxnewton":
         return proxnewton(objective, penalty, coef0,
                           hessian_objective=_sample(objective), **common)
+    if name == "proxnewton-ws":
+        return proxnewton(objective, penalty, coef0, working_set=True, **common)
     return gd(objective, coef0, learning_rate=learning_rate, penalty=penalty, **common)
 
 
@@ -133,7 +147,7 @@ def presolve(name, objective, penalty, coef0, *, tol, max_iter):
     test accepts. Returns ``coef0`` unchanged where there is no sample worth taking
     (see the thresholds above; Dask or GPU data; a class missing from the sample) or the presolve does not give a finite point; ``"gd"`` is not presolved.
     """
-    if name in ("gd", "proxnewton") or max_iter == 0:
+    if name in ("gd", "proxnewton", "proxnewton-ws") or max_iter == 0:
         return coef0
     sub = _sample(objective)
     if sub is None:

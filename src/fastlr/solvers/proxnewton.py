@@ -51,12 +51,52 @@ _MAX_SWEEPS = 200
 _INNER_TOL = 1e-3  # coordinate descent stops when no move exceeds this times max |d|
 
 
+# Working sets (binary model, many features): the support of x plus the features
+# violating their optimality condition most, WS_GROW of them per support feature
+# (at least WS_MIN_NEW); past WS_MAX_FEATURES features OWL-QN takes over.
+WS_MIN_NEW = 128
+WS_GROW = 1.0
+WS_MAX_FEATURES = 4096
+WS_FAR_PAST = 2
+
+
+def _working_set(x, pg, k, counts=None):
+    """The working set's features: the support of ``x[:k]`` and the largest violators
+    of the optimality condition (``pg != 0``) outside it; sorted, or, given the
+    stored entries per column (``counts``, CSR X), the most frequent first."""
+    support = np.flatnonzero(x[:k])
+    score = np.abs(pg[:k])
+    score[support] = 0.0
+    n_new = max(WS_MIN_NEW, int(WS_GROW * len(support)))
+    candidates = np.flatnonzero(score)
+    if len(candidates) > n_new:
+        top = np.argpartition(score[candidates], len(candidates) - n_new)
+        candidates = candidates[top[len(candidates) - n_new:]]
+    ws = np.union1d(support, candidates)
+    if counts is not None:
+        # the pairs of frequent columns, most of a sparse Hessian's products, then
+        # fall in one corner of it, which stays in cache: 0.33 s against 0.41 s for
+        # a working set of 2,843 columns of the sparse benchmark matrix (2 threads)
+        ws = ws[np.argsort(-counts[ws], kind="stable")]
+    return ws
+
+
 def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=None,
-               ftol=64 * np.finfo(float).eps, verbose=0, callback=None):
-    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult."""
+               working_set=False, ftol=64 * np.finfo(float).eps, verbose=0,
+               callback=None):
+    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult.
+
+    ``working_set`` (binary model): each model covers only the working set's features
+    and the intercept, with their exact Hessian over all rows
+    (:meth:`fastlr._loss.LogisticObjective.hessian_cols`); ``hessian_objective`` is
+    then not used.
+    """
     from ._cd import cd_prox_newton_step_groups
 
     hess_obj = objective if hessian_objective is None else hessian_objective
+    if working_set:
+        return _proxnewton_ws(objective, penalty, coef0, tol=tol, max_iter=max_iter,
+                              ftol=ftol, verbose=verbose, callback=callback)
     k, l1 = penalty.n_penalised, penalty.l1
     x = np.array(coef0, dtype=np.float64)
     f, g = objective.loss_grad(x)
@@ -137,3 +177,95 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
         B = x[objective.n_rows * objective.n_features:]
         B -= B.mean()
     return SolverResult(x, it, converged, loss_curve, stopped)
+
+
+def _proxnewton_ws(objective, penalty, coef0, *, tol, max_iter, ftol, verbose, callback):
+    """Proximal Newton on working sets (see :func:`proxnewton`)."""
+    from ._cd import cd_prox_newton_step
+
+    k, l1 = penalty.n_penalised, penalty.l1
+    n = objective.n_coef
+    rest = np.arange(k, n)  # the intercept
+    counts = objective.column_counts()
+    x = np.array(coef0, dtype=np.float64)
+    f, g = objective.loss_grad(x)
+    check_finite(objective, f, g, 0)
+    F = f + penalty.l1_value(x)
+    H = ws_H = None
+    loss_curve = []
+    converged = stopped = False
+    message = ""
+    it = 0
+    while it < max_iter:
+        pg = penalty.pseudo_gradient(x, g)
+        violation = float(np.max(np.abs(pg), initial=0.0))
+        if violation <= tol:
+            converged = True
+            break
+        ws = _working_set(x, pg, k, counts)
+        # the support plus every violator predicts the solution's support (on the
+        # CSR benchmark matrix, from zero: 3,169 against a final 2,843, 65,720
+        # against 58,127 with a weaker penalty): far past the cap, OWL-QN at once
+        if (len(ws) > WS_MAX_FEATURES
+                or np.count_nonzero(pg[:k]) > WS_FAR_PAST * WS_MAX_FEATURES):
+            return _hand_over(objective, penalty, x, it, loss_curve, tol=tol,
+                              max_iter=max_iter, verbose=verbose, callback=callback)
+        if H is None or not np.array_equal(ws, ws_H):
+            H = np.ascontiguousarray(objective.hessian_cols(x, ws))
+            ws_H = ws
+        idx = np.concatenate([ws, rest])
+        g_s, x_s = g[idx], x[idx]
+        d_s = np.zeros(len(idx))
+        cd_prox_newton_step(H, g_s, x_s, l1, len(ws), _MAX_SWEEPS, _INNER_TOL, d_s)
+        d = np.zeros_like(x)
+        d[idx] = d_s
+        l1_x = penalty.l1_value(x)
+        delta = float(g_s @ d_s) + penalty.l1_value(x + d) - l1_x
+        predicted = delta + 0.5 * float(d_s @ H @ d_s)
+        if not delta < 0:
+            message = "the proximal Newton model gave no descent direction"
+            break
+        t = 1.0
+        accepted = None
+        for _ in range(_MAX_TRIALS):
+            x_new = x + t * d
+            f_new, g_new = objective.loss_grad(x_new)
+            check_finite(objective, f_new, g_new, it + 1)
+            F_new = f_new + penalty.l1_value(x_new)
+            if F_new <= F + _SIGMA * t * delta:
+                accepted = (x_new, f_new, g_new, F_new)
+                break
+            t *= 0.5
+        if accepted is None:
+            message = "the line search found no decrease of the objective"
+            break
+        x_new, f_new, g_new, F_new = accepted
+        ratio = (F_new - F) / predicted if predicted < 0 else 0.0
+        if t < 1.0 or not 0.8 <= ratio <= 1.25:
+            H = None
+        it += 1
+        small_change = stalled(F, F_new, ftol)
+        x, f, g, F = x_new, f_new, g_new, F_new
+        if end_iteration("proxnewton", it, x, F, loss_curve, verbose, callback,
+                         f"  working set = {len(ws)}  step = {t:g}  "
+                         f"actual / model decrease = {ratio:.3g}"):
+            stopped = True
+            break
+        if small_change:
+            converged = True
+            break
+    if not (converged or stopped) and max_iter > 0:
+        warn_not_converged("proxnewton", message, tol, it)
+    return SolverResult(x, it, converged, loss_curve, stopped)
+
+
+def _hand_over(objective, penalty, x, it, loss_curve, *, tol, max_iter, verbose,
+               callback):
+    """OWL-QN from ``x`` for the iterations left (a working set too large for a dense
+    Hessian: the solution is not sparse enough)."""
+    from .owlqn import owlqn
+
+    res = owlqn(objective, penalty, x, tol=tol, max_iter=max_iter - it, verbose=verbose,
+                callback=callback)
+    return SolverResult(res.coef, it + res.n_iter, res.converged,
+                        loss_curve + res.loss_curve, res.stopped)

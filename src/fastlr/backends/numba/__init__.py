@@ -54,6 +54,17 @@ def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads
                                       n_threads=n_threads)
 
 
+def binary_hessian_cols(X, sample_weight, w, b, cols, fit_intercept=True, n_threads=None):
+    """The binary Hessian over the features ``cols`` and the intercept, see
+    :mod:`fastlr.backends`; ``X`` dense or CSR."""
+    if issparse(X):
+        from . import sparse_hessian as module
+    else:
+        from . import hessian as module
+    return module.binary_hessian_cols(X, sample_weight, w, b, cols, fit_intercept,
+                                      n_threads=n_threads)
+
+
 def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
                              n_threads=None):
     """Multinomial sums and the Hessian, see :mod:`fastlr.backends`; dense or CSR."""

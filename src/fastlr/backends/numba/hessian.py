@@ -212,6 +212,40 @@ def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads
             np.ascontiguousarray(H[:q_out, :q_out]))
 
 
+def binary_hessian_cols(X, sample_weight, w, b, cols, fit_intercept=True,
+                        n_threads=None):
+    """The binary Hessian over the features ``cols`` and the intercept (see
+    :mod:`fastlr.backends`): ``z`` from the parallel dense kernel, then, block of rows
+    by block of rows, ``A = diag(sqrt(h)) [X_blk[:, cols], 1]`` and BLAS's ``dsyrk``
+    on ``n_threads`` threads. Extra memory: one block (about ``BLOCK_BYTES``)."""
+    from .dense import linear_predict
+
+    cols = np.asarray(cols, dtype=np.intp)
+    n = X.shape[0]
+    m = len(cols)
+    q = m + 1
+    z = linear_predict(X, np.asarray(w)[None, :], b, n_threads=n_threads)[:, 0]
+    z = z.astype(np.float64)  # in X's dtype: ample for curvature weights
+    t = np.exp(-np.abs(z))
+    h = t / ((1.0 + t) * (1.0 + t))  # a (1 - a), either sign of z
+    if sample_weight is not None:
+        h *= sample_weight
+    r = np.sqrt(h)
+    H = np.zeros((q, q), order="F")
+    rows = min(_block_rows(q), max(n, 1))
+    A = np.empty((rows, q))
+    with _blas_threads(n_threads):
+        for r0 in range(0, n, rows):
+            k = min(rows, n - r0)
+            blk = A[:k]
+            np.multiply(X[r0:r0 + k][:, cols], r[r0:r0 + k, None], out=blk[:, :m])
+            blk[:, m] = r[r0:r0 + k]
+            _syrk(blk, H)
+    H = _mirror(H)
+    q_out = m + int(fit_intercept)
+    return np.ascontiguousarray(H[:q_out, :q_out])
+
+
 def _sum_in_order(parts):
     """parts[0] + parts[1] + ..., in that order (deterministic per chunk count)."""
     total = parts[0].copy()

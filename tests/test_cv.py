@@ -365,3 +365,16 @@ def test_callbacks_show_folds_and_path():
                 and rec["context"].parent.task_name == "C"]
     assert len(in_paths) == est.n_iter_.sum() + est.n_iter_.size
     assert callback is not None
+
+
+def test_fold_rows_are_numpys_rows():
+    from fastlr._cv_path import take_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1001, 7))
+    rows = np.sort(rng.choice(1001, 640, replace=False))
+    for A in (X, X.astype(np.float32), np.asfortranarray(X)):
+        for r in (rows, rows[::-1], np.zeros(0, dtype=np.int64), np.array([3])):
+            got = take_rows(A, r)
+            np.testing.assert_array_equal(got, A[r])
+            assert got.dtype == A.dtype and got.flags.c_contiguous

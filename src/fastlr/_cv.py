@@ -57,6 +57,7 @@ from ._cv_path import (
     fold_scorer,
     gd_learning_rate,
     dask_test_rows,
+    take_rows,
     score_path,
 )
 from ._data import fit_data, is_dask
@@ -369,7 +370,10 @@ class LogisticRegressionCV(LogisticRegression):
                 paths[f, j], n_iter[f, j] = fit_path(
                     fold, Cs, effective_l1_ratio(penalty, ratio), settings)
             del fold  # the training copy goes before the test rows are taken
-            X_test = dask_test_rows(data.X, test) if on_dask else data.X[test]
+            if on_dask:
+                X_test = dask_test_rows(data.X, test)
+            else:
+                X_test = take_rows(data.X, test)
             y_test = y_checked[test]
             sw_test = None if raw_sw is None else raw_sw[test]
             score_params = {}

@@ -22,7 +22,8 @@ fold's path 8-22 % faster in four runs on a busy shared machine, the copy itself
 included; the row count predicts 25 %. So in-memory X (dense and CSR) is copied, one
 fold at a time: the peak is X plus one training copy, below scikit-learn's, which
 holds X plus a fold's training and test copies. The test rows are taken only after the
-path is fitted and the training copy released.
+path is fitted and the training copy released. A dense X is copied by all threads
+(:func:`take_rows`), so that the page faults of the new array do not all fall on one.
 
 A Dask X is the exception (:class:`DaskFoldData`): copying its training rows would move
 chunks between workers, so there the rows outside the fold get weight zero and every

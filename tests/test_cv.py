@@ -378,3 +378,23 @@ def test_fold_rows_are_numpys_rows():
             got = take_rows(A, r)
             np.testing.assert_array_equal(got, A[r])
             assert got.dtype == A.dtype and got.flags.c_contiguous
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_fold_rows_weighted_or_copied_give_the_same_model(monkeypatch, n_classes):
+    from fastlr import _cv_path
+
+    X, y = make_classification(600, 8, n_informative=5, n_classes=n_classes,
+                               random_state=0)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    fits = {}
+    for mode in ("weights", "copy", "auto"):
+        monkeypatch.setattr(_cv_path, "DENSE_FOLD_ROWS", mode)
+        fits[mode] = LogisticRegressionCV(Cs=5, cv=3, tol=1e-10, max_iter=1000,
+                                          class_weight="balanced").fit(
+            X, y, sample_weight=sw)
+    for mode in ("copy", "auto"):
+        assert fits[mode].C_[0] == fits["weights"].C_[0]
+        np.testing.assert_allclose(fits[mode].coef_, fits["weights"].coef_, rtol=1e-6,
+                                   atol=1e-8)
+        np.testing.assert_allclose(fits[mode].scores_[1], fits["weights"].scores_[1])

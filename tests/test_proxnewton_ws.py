@@ -1,6 +1,7 @@
 """Proximal Newton on working sets (``solver_ == "proxnewton-ws"``): the Hessian of a
 subset of the features on every backend and input kind, and binary L1 / elastic-net
-fits with more than 2,048 coefficients equal to OWL-QN's."""
+fits with more than 2,048 coefficients equal to OWL-QN's; and the objective's reuse of
+its last pass (a path's next C starts there)."""
 
 import importlib
 import warnings
@@ -174,3 +175,22 @@ def test_multinomial_and_all_zero_features():
     fit = LogisticRegression(solver="saga", l1_ratio=1.0).fit(Z, y)
     assert fit.solver_ == "proxnewton-ws"
     assert np.all(fit.coef_ == 0) and np.isfinite(fit.intercept_).all()
+
+
+def test_objective_reuses_the_last_pass_at_the_same_point(rng):
+    X, y, w, b, sw = _hessian_data(rng)
+    obj = LogisticObjective(numba_backend, X, y, sw, 2, True, l2=0.1)
+    coef = np.r_[w, b]
+    J1, g1 = obj.loss_grad(coef)
+    obj.l2 = 0.7  # a path's next C: same point, new L2 term
+    J2, g2 = obj.loss_grad(coef.copy())
+    assert obj.n_evals == 1
+    fresh = LogisticObjective(numba_backend, X, y, sw, 2, True, l2=0.7)
+    J3, g3 = fresh.loss_grad(coef)
+    assert J2 == J3 and np.array_equal(g2, g3)
+    g1[:] = 0.0  # the caller's arrays are its own
+    coef2 = coef.copy()
+    coef2[0] += 1e-12  # any other point is a new pass
+    obj.loss_grad(coef2)
+    assert obj.n_evals == 2
+    assert obj.loss_grad(coef)[0] == J2 and obj.n_evals == 3

@@ -45,11 +45,14 @@ from sklearn.utils.validation import (
     _deprecate_positional_args,
 )
 
+from . import _cv_path
 from . import solvers as _solvers
 from ._cv_path import (
     DaskFoldData,
     FoldData,
     FoldModel,
+    RowBuffer,
+    WeightedFoldData,
     PathSettings,
     PathTasks,
     effective_l1_ratio,
@@ -363,9 +366,23 @@ class LogisticRegressionCV(LogisticRegression):
         scores = np.empty((len(folds), len(grid), len(Cs)))
         n_iter = np.empty((len(folds), len(grid), len(Cs)), dtype=np.int32)
         on_dask = data.kind == "dask"
+        # a dense X: zero weights outside each fold for the binary model, copied rows
+        # for the multinomial one (_cv_path.DENSE_FOLD_ROWS); the test rows (and the
+        # training rows, if copied) are copied into one buffer where no callback is set
+        mode = _cv_path.DENSE_FOLD_ROWS
+        weighted = isinstance(data.X, np.ndarray) and (
+            mode == "weights" or (mode == "auto" and n_rows == 1))
+        take = take_rows
+        if settings.tasks is None and not on_dask:
+            take = RowBuffer(max(len(te) if weighted else max(len(tr), len(te))
+                                 for tr, te in folds)).take
         for f, (train, test) in enumerate(folds):
-            fold = (DaskFoldData if on_dask else FoldData)(data.X, data.target,
-                                                           data.sample_weight, train)
+            if on_dask:
+                fold = DaskFoldData(data.X, data.target, data.sample_weight, train)
+            elif weighted:
+                fold = WeightedFoldData(data.X, data.target, data.sample_weight, train)
+            else:
+                fold = FoldData(data.X, data.target, data.sample_weight, train, take)
             for j, ratio in enumerate(grid):
                 paths[f, j], n_iter[f, j] = fit_path(
                     fold, Cs, effective_l1_ratio(penalty, ratio), settings)
@@ -373,7 +390,7 @@ class LogisticRegressionCV(LogisticRegression):
             if on_dask:
                 X_test = dask_test_rows(data.X, test)
             else:
-                X_test = take_rows(data.X, test)
+                X_test = take(data.X, test)  # over the training rows, when a buffer
             y_test = y_checked[test]
             sw_test = None if raw_sw is None else raw_sw[test]
             score_params = {}

@@ -11,23 +11,27 @@ the GPU once.
 Fold data
 ---------
 The kernels take whole arrays (no row index sets), so a fold's training rows are
-either copied (``X[train]``, a C-contiguous array or CSR matrix of the training rows)
-or selected by sample weights that are zero outside the fold. A zero-weight row still
-costs kernel time: every epoch reads all ``n_samples`` rows instead of the
-``(k - 1) / k`` of them in the fold. The copy costs one pass over the fold, once, and
-its memory (``(k - 1) / k`` of X) for the fold's lifetime; a path reads the fold some
-tens to hundreds of times. Measured (``scripts/bench_cv.py --fold-data``: 200,000 x
-100 float64, one fold of 5, 10 ``Cs``, Numba on 2 shared cores) the copy made the
-fold's path 8-22 % faster in four runs on a busy shared machine, the copy itself
-included; the row count predicts 25 %. So in-memory X (dense and CSR) is copied, one
-fold at a time: the peak is X plus one training copy, below scikit-learn's, which
-holds X plus a fold's training and test copies. The test rows are taken only after the
-path is fitted and the training copy released. A dense X is copied by all threads
-(:func:`take_rows`), so that the page faults of the new array do not all fall on one.
+either selected by sample weights that are zero outside the fold (every pass reads
+all ``n_samples`` rows, ``k / (k - 1)`` times the fold's) or copied (``X[train]``).
+Measured (``scripts/bench_cv.py --cases binary multi``, 5 folds, 10 ``Cs``, each fit
+in a new process, 2-core AMD EPYC VM), zero weights against copies into one buffer
+reused by every fold: binary 1,000,000 x 100, 2.25 s against 2.50 s, peak extra
+memory 235 MB against 709 MB; 10 classes, 500,000 x 100, 8.17 s against 6.71 s, 125
+MB against 362 MB. A binary pass is memory-bound, and a new array's first touch is
+costly on that VM (a fresh 640 MB array took 0.7 s to fill once, 0.03 s to refill);
+a multinomial pass is compute-bound, so its zero-weight rows cost their full share.
+Hence :data:`DENSE_FOLD_ROWS` = "auto": zero weights for a dense binary fit, copies
+otherwise (CSR input is copied: scipy's row indexing, unmeasured against weights).
+A copy goes into one buffer (:class:`RowBuffer`) that every fold's training rows and
+then its test rows reuse, copied by all threads (:func:`take_rows`); with a callback
+set each fold gets arrays of its own. An earlier measurement (200,000 rows, in one
+process, before a path's repeated first evaluation was skipped) had found copies
+8-22 % faster than zero weights.
 
-A Dask X is the exception (:class:`DaskFoldData`): copying its training rows would move
-chunks between workers, so there the rows outside the fold get weight zero and every
-chunk stays where it lives; the test rows are gathered (and persisted) once per fold.
+A Dask X always takes zero weights (:class:`DaskFoldData`): copying its training rows
+would move chunks between workers, so the rows outside the fold get weight zero and
+every chunk stays where it lives; the test rows are gathered (and persisted) once per
+fold.
 
 Cores
 -----
@@ -67,16 +71,68 @@ def gd_learning_rate(X, sample_weight, fit_intercept, penalty, n_classes):
                                           fit_intercept, penalty.l2, n_classes)
 
 
+def _dense(X):
+    return isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.c_contiguous
+
+
 def take_rows(X, rows):
     """``X[rows]``; for a C-contiguous ndarray copied by all threads
     (:func:`fastlr.backends.numba.dense.take_rows`): 0.07 s against NumPy's 0.36 s for
     the 800,000 training rows of a 1,000,000 x 100 float64 X in a fold of 5 (the new
     array's page faults spread over the 2 threads)."""
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.c_contiguous:
+    if _dense(X):
         from .backends.numba.dense import take_rows as parallel_take
 
         return parallel_take(X, rows)
     return X[rows]
+
+
+class RowBuffer:
+    """One array that every fold's training rows, then its test rows, are copied
+    into (a dense X; other kinds are indexed as usual): the array's pages are
+    touched once per fit instead of twice per fold, and memory holds one copy of a
+    fold's training rows at most. Only where no callback is set: a callback is
+    handed the fold's X and might keep it.
+
+    capacity : the most rows any fold takes
+    """
+
+    def __init__(self, capacity):
+        self.capacity = int(capacity)
+        self.buffer = None
+
+    def take(self, X, rows):
+        if not _dense(X):
+            return X[rows]
+        from .backends.numba.dense import take_rows as parallel_take
+
+        if self.buffer is None or self.buffer.dtype != X.dtype:
+            self.buffer = np.empty((max(self.capacity, len(rows)), X.shape[1]),
+                                   dtype=X.dtype)
+        if len(rows) > self.buffer.shape[0]:
+            return parallel_take(X, rows)
+        return parallel_take(X, rows, out=self.buffer[:len(rows)])
+
+
+# How a fold's training rows of a dense in-memory X reach the kernels: "weights" (all
+# rows, weight zero outside the fold), "copy" (the rows copied, see RowBuffer), or
+# "auto": weights for the binary model, whose passes are memory-bound, copies for the
+# multinomial one, whose passes are compute-bound (a zero-weight row costs as much as
+# any). See "Fold data" above for the measurements.
+DENSE_FOLD_ROWS = "auto"
+
+
+class WeightedFoldData:
+    """A fold as every row of X, with weight zero outside its training rows: no copy
+    of X, memory flat (one weight per row)."""
+
+    def __init__(self, X, target, sample_weight, train):
+        self.X = X
+        self.target = target
+        w = np.zeros(X.shape[0], dtype=np.float64)
+        w[train] = 1.0 if sample_weight is None else sample_weight[train]
+        self.sample_weight = w
+        self.sw_sum = float(np.sum(w[train], dtype=np.float64))
 
 
 class FoldData:
@@ -88,8 +144,8 @@ class FoldData:
     train : ndarray of int, the fold's training rows
     """
 
-    def __init__(self, X, target, sample_weight, train):
-        self.X = take_rows(X, train)
+    def __init__(self, X, target, sample_weight, train, take=take_rows):
+        self.X = take(X, train)
         self.target = target[train]
         self.sample_weight = None if sample_weight is None else sample_weight[train]
         if self.sample_weight is None:

@@ -132,6 +132,99 @@ def _binary_sums_kernel(
     return part
 
 
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _multinomial_scores(X, r0, n, W, B, Z):
+    """Z[r K + k] = X[r0 + r] . W[k] + B[k] for r < n, four rows at a time.
+
+    Each class's row of W is read once per four rows of X, and the four dot products
+    are independent accumulations (one per row, each vectorised over the features):
+    one row at a time, each dot product is a single chain of dependent additions.
+    """
+    K, p = W.shape
+    r = 0
+    while r + 4 <= n:
+        x0 = X[r0 + r]
+        x1 = X[r0 + r + 1]
+        x2 = X[r0 + r + 2]
+        x3 = X[r0 + r + 3]
+        for k in range(K):
+            wk = W[k]
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            for j in range(p):
+                wj = wk[j]
+                a0 += x0[j] * wj
+                a1 += x1[j] * wj
+                a2 += x2[j] * wj
+                a3 += x3[j] * wj
+            Z[r * K + k] = a0 + B[k]
+            Z[(r + 1) * K + k] = a1 + B[k]
+            Z[(r + 2) * K + k] = a2 + B[k]
+            Z[(r + 3) * K + k] = a3 + B[k]
+        r += 4
+    while r < n:
+        xr = X[r0 + r]
+        for k in range(K):
+            wk = W[k]
+            acc = 0.0
+            for j in range(p):
+                acc += xr[j] * wk[j]
+            Z[r * K + k] = acc + B[k]
+        r += 1
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _multinomial_accumulate(X, r0, n, D, dW):
+    """dW[k] += sum_r D[r K + k] X[r0 + r] for r < n, four rows per pass over dW[k]
+    (a quarter of its loads and stores, as :func:`_accumulate_rows`)."""
+    K, p = dW.shape
+    r = 0
+    while r + 4 <= n:
+        x0 = X[r0 + r]
+        x1 = X[r0 + r + 1]
+        x2 = X[r0 + r + 2]
+        x3 = X[r0 + r + 3]
+        k = 0
+        while k + 2 <= K:  # two classes per pass over the four rows
+            d0 = D[r * K + k]
+            d1 = D[(r + 1) * K + k]
+            d2 = D[(r + 2) * K + k]
+            d3 = D[(r + 3) * K + k]
+            e0 = D[r * K + k + 1]
+            e1 = D[(r + 1) * K + k + 1]
+            e2 = D[(r + 2) * K + k + 1]
+            e3 = D[(r + 3) * K + k + 1]
+            dk = dW[k]
+            ek = dW[k + 1]
+            for j in range(p):
+                v0 = x0[j]
+                v1 = x1[j]
+                v2 = x2[j]
+                v3 = x3[j]
+                dk[j] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
+                ek[j] += (e0 * v0 + e1 * v1) + (e2 * v2 + e3 * v3)
+            k += 2
+        if k < K:
+            d0 = D[r * K + k]
+            d1 = D[(r + 1) * K + k]
+            d2 = D[(r + 2) * K + k]
+            d3 = D[(r + 3) * K + k]
+            dk = dW[k]
+            for j in range(p):
+                dk[j] += (d0 * x0[j] + d1 * x1[j]) + (d2 * x2[j] + d3 * x3[j])
+        r += 4
+    while r < n:
+        xr = X[r0 + r]
+        for k in range(K):
+            d = D[r * K + k]
+            dk = dW[k]
+            for j in range(p):
+                dk[j] += d * xr[j]
+        r += 1
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _multinomial_sums_kernel(
     X,  # IN (n_samples, n_features)
@@ -160,22 +253,14 @@ def _multinomial_sums_kernel(
         J = 0.0
         for r0 in range(start, stop, block_rows):
             nb = min(stop - r0, block_rows)
+            _multinomial_scores(X, r0, nb, W, B, Zb)
             for r in range(nb):
                 zm = -np.inf
                 for k in range(K):
-                    acc = 0.0
-                    for j in range(p):
-                        acc += X[r0 + r, j] * W[k, j]
-                    zk = acc + B[k]
-                    Zb[r * K + k] = zk
-                    zm = max(zm, zk)
+                    zm = max(zm, Zb[r * K + k])
                 zmax[r] = zm
             J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, dB, J)
-            for r in range(nb):  # dW += d_i x_i^T, the block still in cache
-                for k in range(K):
-                    d = Eb[r * K + k]
-                    for j in range(p):
-                        dW[k, j] += d * X[r0 + r, j]
+            _multinomial_accumulate(X, r0, nb, Eb, dW)  # the block still in cache
         for k in range(K):
             for j in range(p):
                 part[c, k, j] = dW[k, j]
@@ -257,20 +342,26 @@ def _take_rows_kernel(X, rows, n_chunks, out):
     """out[i] = X[rows[i]], the rows split into n_chunks contiguous ranges."""
     n = rows.shape[0]
     per = (n + n_chunks - 1) // n_chunks
+    p = X.shape[1]
     for c in prange(n_chunks):
         for i in range(c * per, min(n, (c + 1) * per)):
-            out[i] = X[rows[i]]
+            src = X[rows[i]]
+            dst = out[i]
+            for j in range(p):  # an explicit loop: 0.034 s against 0.05 s for a slice
+                dst[j] = src[j]  # assignment per row (800,000 rows of 100 float64)
 
 
-def take_rows(X, rows, n_threads=None):
+def take_rows(X, rows, n_threads=None, out=None):
     """``X[rows]`` for a C-contiguous 2-d ndarray, copied by the threads in parallel.
 
     Each thread copies, and so first touches, its own contiguous part of the new
     array: the page faults of a large new array are spread over the threads, where
     NumPy's ``X[rows]`` takes them on one (see :mod:`fastlr._cv_path` for the times).
+    ``out``: a C-contiguous array of that shape and dtype to copy into instead.
     """
     rows = np.ascontiguousarray(rows, dtype=np.intp)
-    out = np.empty((len(rows), X.shape[1]), dtype=X.dtype)
+    if out is None:
+        out = np.empty((len(rows), X.shape[1]), dtype=X.dtype)
     n_threads = n_threads_for(n_threads, out.size)
     with thread_scope(n_threads):
         _take_rows_kernel(X, rows, max(1, min(n_threads, len(rows))), out)

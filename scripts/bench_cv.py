@@ -32,6 +32,7 @@ Usage::
     python scripts/bench_cv.py --out results/        # the sizes (long: saga)
     python scripts/bench_cv.py --fold-data           # copy vs zero weights, 200,000 rows
     python scripts/bench_cv.py --cases binary multi  # a subset
+    python scripts/bench_cv.py --fastlr-only --cases multi-en  # fastlr's side only
 
 Tables go to stdout as Markdown, progress to stderr; ``--out DIR`` writes every figure
 to ``DIR/bench_cv.json``.
@@ -217,6 +218,9 @@ def main(argv=None):
                     "neg_log_loss makes the choice of C_ less sensitive to tol")
     ap.add_argument("--fold-data", action="store_true",
                     help="only time copied fold rows against zero weights")
+    ap.add_argument("--fastlr-only", action="store_true",
+                    help="fit only fastlr (its time, C_, l1_ratio_, peak memory): to "
+                    "time a change where scikit-learn's side takes long (saga)")
     args = ap.parse_args(argv)
 
     def log(msg):
@@ -230,6 +234,19 @@ def main(argv=None):
         print(f"One fold's path (10 Cs, {n:,} x {N_FEATURES}, numba): copied rows "
               f"{t['copy']:.3f} s, zero weights {t['zero weights']:.3f} s "
               f"(zero weights / copy = {t['zero weights'] / t['copy']:.2f})")
+    elif args.fastlr_only:
+        rows_for = QUICK_ROWS if args.quick else FULL_ROWS
+        results["fastlr_only"] = []
+        print("| case | rows | fastlr (s) | C_ | l1_ratio_ | peak MB |\n"
+              "|---|---:|---:|---:|---:|---:|")
+        for case in args.cases:
+            n = rows_for[CASES[case][0]]
+            log(f"{case}: {n:,} x {N_FEATURES}, fastlr ...")
+            ours = run_fit("fastlr", case, n, args.scoring)
+            ours = {k: v for k, v in ours.items() if k != "coef"}
+            results["fastlr_only"].append(dict(case=case, n_samples=n, fastlr=ours))
+            print(f"| {case} | {n:,} | {ours['seconds']:.2f} | {ours['C_']:.4g} "
+                  f"| {ours['l1_ratio_']} | {ours['peak_extra_bytes'] / 1e6:.0f} |")
     else:
         rows_for = QUICK_ROWS if args.quick else FULL_ROWS
         rows = [compare(case, rows_for[CASES[case][0]], log, args.scoring)

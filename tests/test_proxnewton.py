@@ -145,3 +145,39 @@ def test_a_costly_hessian_makes_owlqn_the_choice(monkeypatch):
     X, y = make_classification(500, 30, random_state=0)
     monkeypatch.setattr(_dispatch, "PROXNEWTON_MAX_HESSIAN_PASSES", 15)  # 31 / 2 > 15
     assert LogisticRegression(solver="saga", l1_ratio=1.0).fit(X, y).solver_ == "owlqn"
+
+
+def test_a_path_hands_the_hessian_to_its_next_point(monkeypatch):
+    """LogisticRegressionCV's L1 paths start each point from the previous point's
+    Hessian: the same paths as computing it afresh, with fewer Hessians."""
+    from fastlr import LogisticRegressionCV
+    from fastlr._loss import LogisticObjective
+    from fastlr.solvers import _dispatch
+
+    X, y = make_classification(400, 6, n_informative=4, n_classes=3, random_state=0)
+    kw = dict(Cs=4, cv=3, l1_ratios=[0.5, 1.0], solver="saga", tol=1e-10,
+              max_iter=1000, use_legacy_attributes=False)
+    counts = []
+    original = LogisticObjective.loss_grad_hess
+
+    def counting(self, coef):
+        counts.append(1)
+        return original(self, coef)
+
+    monkeypatch.setattr(LogisticObjective, "loss_grad_hess", counting)
+    handed = LogisticRegressionCV(**kw).fit(X, y)
+    n_handed = len(counts)
+    counts.clear()
+    import fastlr._cv_path as cv_path
+
+    monkeypatch.setattr(cv_path._solvers, "solve",  # no path state: afresh
+                        lambda *a, path_state=None, **k: _dispatch.solve(*a, **k))
+    fresh = LogisticRegressionCV(**kw).fit(X, y)
+    assert n_handed < len(counts)
+    # both stop on the relative-decrease test with objectives equal to ~1e-15; along
+    # the multinomial model's flat directions the coefficients then differ by ~1e-5
+    scale = np.abs(fresh.coefs_paths_).max()
+    np.testing.assert_allclose(handed.coefs_paths_, fresh.coefs_paths_, rtol=0,
+                               atol=1e-4 * scale)
+    np.testing.assert_array_equal(handed.scores_, fresh.scores_)
+    assert handed.C_ == fresh.C_ and handed.l1_ratio_ == fresh.l1_ratio_

@@ -287,6 +287,7 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
     tasks = s.tasks
     path_task = tasks.begin_path(fold, len(Cs)) if tasks is not None else None
     last = None
+    path_state = {}  # what a solver hands to the next point (proximal Newton's Hessian)
     with s.blas_guard(name == "numba"):
         for i in np.argsort(np.asarray(Cs, dtype=np.float64), kind="stable"):
             penalty = make_penalty(Cs[i], l1_ratio, fold.sw_sum, n_rows * p)
@@ -304,7 +305,8 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
             res = _solvers.solve(solver, objective, penalty, coef, tol=s.tol,
                                  max_iter=s.max_iter, verbose=s.verbose,
                                  learning_rate=lr,
-                                 callback=None if point is None else point[1])
+                                 callback=None if point is None else point[1],
+                                 path_state=path_state)
             if not np.all(np.isfinite(res.coef)):  # defensive
                 raise ValueError("The fit produced non-finite coefficients; rescale X.")
             coef = res.coef

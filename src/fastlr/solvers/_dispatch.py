@@ -83,8 +83,15 @@ def fastlr_solver(solver, penalty, objective=None):
 
 
 def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
-          learning_rate=None, callback=None):
-    """Run the fastlr solver ``name`` (see :func:`fastlr_solver`); its SolverResult."""
+          learning_rate=None, callback=None, path_state=None):
+    """Run the fastlr solver ``name`` (see :func:`fastlr_solver`); its SolverResult.
+
+    ``path_state``: a dict kept by the caller across a sequence of fits of the same
+    ``objective`` with different penalties (a regularisation path): proximal Newton
+    keeps its row sample and its last Hessian there, and the next fit starts from
+    that Hessian (the loss's curvature at a nearby point, with the new L2 term)
+    instead of computing one first.
+    """
     common = dict(tol=tol, max_iter=max_iter, verbose=verbose, callback=callback)
     if name == "lbfgs":
         return lbfgs(objective, coef0, **common)
@@ -93,8 +100,16 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
     if name == "owlqn":
         return owlqn(objective, penalty, coef0, **common)
     if name == "proxnewton":
-        return proxnewton(objective, penalty, coef0,
-                          hessian_objective=_sample(objective), **common)
+        if path_state is None:
+            sample = _sample(objective)
+        else:
+            if "sample" not in path_state:
+                path_state["sample"] = _sample(objective)
+            sample = path_state["sample"]
+            if sample is not None:
+                sample.l2 = objective.l2
+        return proxnewton(objective, penalty, coef0, hessian_objective=sample,
+                          hessian_state=path_state, **common)
     if name == "proxnewton-ws":
         return proxnewton(objective, penalty, coef0, working_set=True, **common)
     return gd(objective, coef0, learning_rate=learning_rate, penalty=penalty, **common)

@@ -103,14 +103,14 @@ class RowBuffer:
 
     def take(self, X, rows):
         if not _dense(X):
-            return X[rows]
-        from .backends.numba.dense import take_rows as parallel_take
-
+            return take_rows(X, rows)
         if self.buffer is None or self.buffer.dtype != X.dtype:
             self.buffer = np.empty((max(self.capacity, len(rows)), X.shape[1]),
                                    dtype=X.dtype)
         if len(rows) > self.buffer.shape[0]:
-            return parallel_take(X, rows)
+            return take_rows(X, rows)
+        from .backends.numba.dense import take_rows as parallel_take
+
         return parallel_take(X, rows, out=self.buffer[:len(rows)])
 
 

@@ -97,6 +97,7 @@ class LogisticObjective:
         self.n_rows = 1 if self.binary else n_classes
         self.n_evals = 0
         self._last_sums = None  # (coef, J_sum, dW_sum, dB_sum) of the last pass
+        self._column_counts = None  # column_counts(), once asked for
 
     @property
     def rows_in_memory(self):
@@ -241,7 +242,7 @@ class LogisticObjective:
         X = self._X_input
         if not sp.issparse(X):
             return None
-        if getattr(self, "_column_counts", None) is None:
+        if self._column_counts is None:
             if X.format == "csr":
                 from .backends.numba.sparse_hessian import column_counts
 

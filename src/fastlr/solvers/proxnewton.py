@@ -60,6 +60,31 @@ WS_MAX_FEATURES = 4096
 WS_FAR_PAST = 2
 
 
+def _line_search(objective, penalty, x, d, F, delta, it):
+    """Backtrack along ``d`` from ``t = 1`` (halving) until ``F(x + t d) <= F +
+    sigma t delta`` (Tseng and Yun's sufficient decrease): ``(t, x_new, f_new,
+    g_new, F_new)``, or None after ``_MAX_TRIALS`` trials. ``it``: the iteration
+    under way, for the error message of a non-finite objective."""
+    t = 1.0
+    for _ in range(_MAX_TRIALS):
+        x_new = x + t * d
+        f_new, g_new = objective.loss_grad(x_new)
+        check_finite(objective, f_new, g_new, it + 1)
+        F_new = f_new + penalty.l1_value(x_new)
+        if F_new <= F + _SIGMA * t * delta:
+            return t, x_new, f_new, g_new, F_new
+        t *= 0.5
+    return None
+
+
+def _drift(t, F, F_new, predicted):
+    """``(ratio, drifted)``: the actual decrease of F over the model's, and whether
+    the curvature should be refreshed (a shortened step, or a full step whose actual
+    decrease is not within 0.8 to 1.25 times the model's)."""
+    ratio = (F_new - F) / predicted if predicted < 0 else 0.0
+    return ratio, t < 1.0 or not 0.8 <= ratio <= 1.25
+
+
 def _working_set(x, pg, k, counts=None):
     """The working set's features: the support of ``x[:k]`` and the largest violators
     of the optimality condition (``pg != 0``) outside it; sorted, or, given the
@@ -157,25 +182,13 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
                 continue
             message = "the proximal Newton model gave no descent direction"
             break
-        t = 1.0
-        accepted = None
-        for _ in range(_MAX_TRIALS):
-            x_new = x + t * d
-            f_new, g_new = objective.loss_grad(x_new)
-            check_finite(objective, f_new, g_new, it + 1)
-            F_new = f_new + penalty.l1_value(x_new)
-            if F_new <= F + _SIGMA * t * delta:
-                accepted = (x_new, f_new, g_new, F_new)
-                break
-            t *= 0.5
+        accepted = _line_search(objective, penalty, x, d, F, delta, it)
         if accepted is None:
             message = "the line search found no decrease of the objective"
             break
-        x_new, f_new, g_new, F_new = accepted
-        # refresh the curvature where the model has drifted: a shortened step, or a
-        # full step whose actual decrease is far from the model's
-        ratio = (F_new - F) / predicted if predicted < 0 else 0.0
-        if t < 1.0 or not 0.8 <= ratio <= 1.25:
+        t, x_new, f_new, g_new, F_new = accepted
+        ratio, drifted = _drift(t, F, F_new, predicted)
+        if drifted:
             H = HU = None
         it += 1
         small_change = stalled(F, F_new, ftol)
@@ -248,23 +261,13 @@ def _proxnewton_ws(objective, penalty, coef0, *, tol, max_iter, ftol, verbose, c
         if not delta < 0:
             message = "the proximal Newton model gave no descent direction"
             break
-        t = 1.0
-        accepted = None
-        for _ in range(_MAX_TRIALS):
-            x_new = x + t * d
-            f_new, g_new = objective.loss_grad(x_new)
-            check_finite(objective, f_new, g_new, it + 1)
-            F_new = f_new + penalty.l1_value(x_new)
-            if F_new <= F + _SIGMA * t * delta:
-                accepted = (x_new, f_new, g_new, F_new)
-                break
-            t *= 0.5
+        accepted = _line_search(objective, penalty, x, d, F, delta, it)
         if accepted is None:
             message = "the line search found no decrease of the objective"
             break
-        x_new, f_new, g_new, F_new = accepted
-        ratio = (F_new - F) / predicted if predicted < 0 else 0.0
-        if t < 1.0 or not 0.8 <= ratio <= 1.25:
+        t, x_new, f_new, g_new, F_new = accepted
+        ratio, drifted = _drift(t, F, F_new, predicted)
+        if drifted:
             H = None
         it += 1
         small_change = stalled(F, F_new, ftol)

@@ -23,14 +23,15 @@ the measured part times one ``fit`` and records the peak resident memory it adde
 difference of ``coef_`` relative to the largest coefficient, and both peaks.
 
 ``--fold-data`` measures instead the choice made in :mod:`fastlr._cv_path`: one fold's
-path (10 Cs) on copied training rows against the same path on all rows with zero
-sample weights outside the fold.
+path (10 Cs) on copied training rows, on all rows with zero sample weights outside the
+fold, and on those weights with the loss passes reading the listed training rows only
+(binary 1,000,000 rows and 10 classes 500,000 rows).
 
 Usage::
 
     python scripts/bench_cv.py --quick               # 20,000 / 10,000 rows: minutes
     python scripts/bench_cv.py --out results/        # the issue's sizes (long: saga)
-    python scripts/bench_cv.py --fold-data           # copy vs zero weights, 200,000 rows
+    python scripts/bench_cv.py --fold-data           # copy, zero weights, listed rows
     python scripts/bench_cv.py --cases binary multi  # a subset
     python scripts/bench_cv.py --fastlr-only --cases multi-en  # fastlr's side only
 
@@ -41,6 +42,7 @@ to ``DIR/bench_cv.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -175,35 +177,37 @@ def table(rows):
 
 
 def fold_data_timing(n, repeats=3):
-    """Seconds of one fold's path (10 Cs) on copied rows and on zero-weighted rows."""
+    """Seconds of one fold's path (10 Cs) on copied rows, on zero-weighted rows, and on
+    zero-weighted rows whose loss passes read the listed training rows only, for the
+    binary and the 10-class data (``n`` and ``n // 2`` rows)."""
     from sklearn.model_selection import StratifiedKFold
 
-    from fastlr._cv_path import FoldData, PathSettings, fit_path
+    from fastlr._cv_path import FoldData, PathSettings, WeightedFoldData, fit_path
     from fastlr._estimator import _blas_single_thread
 
-    X, y = make_data(n, N_FEATURES, 2)
-    y = y.astype(np.float64)
-    train, _ = next(StratifiedKFold(5).split(X, y))
-    Cs = np.logspace(-4, 4, 10)
-    settings = PathSettings(solver="lbfgs", tol=1e-4, max_iter=100, verbose=0,
-                            fit_intercept=True, n_classes=2, backend="numba",
-                            n_threads=None, blas_guard=_blas_single_thread)
-
-    class ZeroWeights:  # every row, weight zero outside the fold
-        def __init__(self, X, target, sample_weight, train):
-            self.X, self.target = X, target
-            self.sample_weight = np.zeros(len(target), dtype=X.dtype)
-            self.sample_weight[train] = 1.0
-            self.sw_sum = float(len(train))
-
-    fit_path(FoldData(X, y, None, train), Cs[:2], 0.0, settings)  # compile
-    times = {"copy": [], "zero weights": []}
-    for _ in range(repeats):
-        for name, make in (("copy", FoldData), ("zero weights", ZeroWeights)):
-            t0 = time.perf_counter()
-            fit_path(make(X, y, None, train), Cs, 0.0, settings)
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    modes = {"copy": FoldData,
+             "zero weights": WeightedFoldData,
+             "listed rows": functools.partial(WeightedFoldData, list_rows=True)}
+    out = {}
+    for n_classes, rows in ((2, n), (10, n // 2)):
+        X, y = make_data(rows, N_FEATURES, n_classes)
+        train, _ = next(StratifiedKFold(5).split(X, y))
+        target = y.astype(np.float64) if n_classes == 2 else y
+        Cs = np.logspace(-4, 4, 10)
+        settings = PathSettings(solver="lbfgs", tol=1e-4, max_iter=100, verbose=0,
+                                fit_intercept=True, n_classes=n_classes, backend="numba",
+                                n_threads=None, blas_guard=_blas_single_thread)
+        for make in modes.values():  # compile
+            fit_path(make(X, target, None, train), Cs[:2], 0.0, settings)
+        times = {name: [] for name in modes}
+        for _ in range(repeats):
+            for name, make in modes.items():
+                t0 = time.perf_counter()
+                fit_path(make(X, target, None, train), Cs, 0.0, settings)
+                times[name].append(time.perf_counter() - t0)
+        out[f"{n_classes} classes, {rows:,} rows"] = {
+            name: float(np.median(t)) for name, t in times.items()}
+    return out
 
 
 def main(argv=None):
@@ -228,12 +232,16 @@ def main(argv=None):
 
     results = {}
     if args.fold_data:
-        n = 50_000 if args.quick else 200_000
+        n = 50_000 if args.quick else 1_000_000
         t = fold_data_timing(n)
-        results["fold_data"] = dict(n_samples=n, **t)
-        print(f"One fold's path (10 Cs, {n:,} x {N_FEATURES}, numba): copied rows "
-              f"{t['copy']:.3f} s, zero weights {t['zero weights']:.3f} s "
-              f"(zero weights / copy = {t['zero weights'] / t['copy']:.2f})")
+        results["fold_data"] = t
+        print(f"One fold's path (10 Cs, {N_FEATURES} features, numba), median of 3, "
+              "in one process (the copy's first touch is not included)\n\n"
+              "| data | copied rows (s) | zero weights (s) | listed rows (s) |\n"
+              "|---|---:|---:|---:|")
+        for data, row in t.items():
+            print(f"| {data} | {row['copy']:.3f} | {row['zero weights']:.3f} | "
+                  f"{row['listed rows']:.3f} |")
     elif args.fastlr_only:
         rows_for = QUICK_ROWS if args.quick else FULL_ROWS
         results["fastlr_only"] = []

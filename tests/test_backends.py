@@ -113,6 +113,50 @@ def test_numba_blocking_and_chunking(rng, block_rows, n_threads, n):
     np.testing.assert_allclose(m1[1], m0[1], rtol=1e-10, atol=1e-12)
 
 
+def _listed(rng, n, kind):
+    """Increasing row lists: runs (a fold's training rows), scattered, mixed, empty."""
+    if kind == "runs":
+        return np.r_[0:n // 3, n // 2:n]
+    if kind == "scattered":
+        return np.sort(rng.choice(n, (4 * n) // 5, replace=False))
+    if kind == "mixed":
+        return np.r_[0:n // 2, np.arange(n // 2, n, 3)]
+    return np.zeros(0, dtype=np.intp)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["runs", "scattered", "mixed", "empty"])
+@pytest.mark.parametrize("block_rows", [4, 5, 64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weights", [False, True])
+def test_numba_active_rows_read_only_those_rows(rng, dtype, kind, block_rows, n_threads,
+                                                weights):
+    """Sums over listed rows equal the sums over all rows with zero weight elsewhere,
+    and rows off the list are never read (NaN there changes nothing)."""
+    n, p, k = 701, 9, 4
+    X, y, yk, sw = _data(rng, n, p, dtype, k=k, weights=weights)
+    rows = _listed(rng, n, kind)
+    zero = np.zeros(n, dtype=dtype)
+    zero[rows] = 1.0 if sw is None else sw[rows]
+    w, W, B = rng.standard_normal(p), rng.standard_normal((k, p)), rng.standard_normal(k)
+    J0, dw0, db0 = ref.binary_sums(X.astype(np.float64), y.astype(np.float64),
+                                   zero.astype(np.float64), w, 0.3)
+    M0 = ref.multinomial_sums(X.astype(np.float64), yk, zero.astype(np.float64), W, B)
+    off = np.setdiff1d(np.arange(n), rows)
+    X[off] = np.nan  # never read
+    opts = dict(n_threads=n_threads, block_rows=block_rows, active_rows=rows)
+    J1, dw1, db1 = nbb.binary_sums(X, y, sw, w, 0.3, **opts)
+    M1 = nbb.multinomial_sums(X, yk, sw, W, B, **opts)
+    tol = TOL[dtype]
+    assert J1 == pytest.approx(J0, rel=tol["rtol"], abs=tol["atol"] * _scale(J0))
+    np.testing.assert_allclose(dw1, dw0, rtol=tol["rtol"], atol=tol["atol"] * _scale(dw0))
+    assert db1 == pytest.approx(db0, rel=tol["rtol"], abs=tol["atol"] * _scale(db0))
+    assert M1[0] == pytest.approx(M0[0], rel=tol["rtol"], abs=tol["atol"] * _scale(M0[0]))
+    for got, want in zip(M1[1:], M0[1:]):
+        np.testing.assert_allclose(got, want, rtol=tol["rtol"],
+                                   atol=tol["atol"] * _scale(want))
+
+
 def test_numba_deterministic_for_fixed_threads(rng):
     X = rng.standard_normal((5000, 33))
     y = (rng.random(5000) < 0.5).astype(np.float64)

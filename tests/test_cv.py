@@ -388,13 +388,55 @@ def test_fold_rows_weighted_or_copied_give_the_same_model(monkeypatch, n_classes
                                random_state=0)
     sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     fits = {}
-    for mode in ("weights", "copy", "auto"):
+    for mode in ("weights", "rows", "copy", "auto"):
         monkeypatch.setattr(_cv_path, "DENSE_FOLD_ROWS", mode)
         fits[mode] = LogisticRegressionCV(Cs=5, cv=3, tol=1e-10, max_iter=1000,
                                           class_weight="balanced").fit(
             X, y, sample_weight=sw)
-    for mode in ("copy", "auto"):
+    for mode in ("rows", "copy", "auto"):
         assert fits[mode].C_[0] == fits["weights"].C_[0]
         np.testing.assert_allclose(fits[mode].coef_, fits["weights"].coef_, rtol=1e-6,
                                    atol=1e-8)
         np.testing.assert_allclose(fits[mode].scores_[1], fits["weights"].scores_[1])
+
+
+def test_fold_rows_mode_and_runs():
+    from sklearn.model_selection import StratifiedKFold
+
+    from fastlr import _cv_path
+
+    X = np.zeros((3000, 4))
+    assert _cv_path.fold_rows_mode(X, True, False) == "rows"
+    assert _cv_path.fold_rows_mode(X, True, True) == "rows"
+    assert _cv_path.fold_rows_mode(X, False, False) == "rows"
+    assert _cv_path.fold_rows_mode(X, False, True) == "copy"
+    assert _cv_path.fold_rows_mode(sp.csr_matrix(X), True, False) == "copy"
+    assert _cv_path.fold_rows_mode(np.asfortranarray(X), True, False) == "copy"
+    y = np.random.default_rng(0).integers(0, 2, 3000)
+    for train, _ in StratifiedKFold(5).split(X, y):
+        assert _cv_path.mostly_runs(np.sort(train))
+    for train, _ in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+        assert not _cv_path.mostly_runs(np.sort(train))
+    assert _cv_path.mostly_runs(np.arange(10))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_auto_fold_rows_hand_the_training_rows_to_the_objective(monkeypatch, n_classes):
+    from fastlr import _cv_path
+
+    seen = []
+    original = _cv_path.LogisticObjective
+
+    def spy(*args, **kwargs):
+        objective = original(*args, **kwargs)
+        seen.append((kwargs.get("active_rows"), objective._sums_options))
+        return objective
+
+    monkeypatch.setattr(_cv_path, "LogisticObjective", spy)
+    X, y = make_classification(900, 6, n_informative=4, n_classes=n_classes,
+                               random_state=0)
+    LogisticRegressionCV(Cs=3, cv=3, backend="numba").fit(X, y)
+    assert len(seen) == 3
+    for rows, options in seen:
+        assert len(rows) == 600 and np.all(np.diff(rows) > 0)
+        np.testing.assert_array_equal(options["active_rows"], rows)

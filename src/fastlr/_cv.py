@@ -45,7 +45,6 @@ from sklearn.utils.validation import (
     _deprecate_positional_args,
 )
 
-from . import _cv_path
 from . import solvers as _solvers
 from ._cv_path import (
     DaskFoldData,
@@ -57,9 +56,11 @@ from ._cv_path import (
     PathTasks,
     effective_l1_ratio,
     fit_path,
+    fold_rows_mode,
     fold_scorer,
     gd_learning_rate,
     dask_test_rows,
+    mostly_runs,
     take_rows,
     score_path,
 )
@@ -366,12 +367,14 @@ class LogisticRegressionCV(LogisticRegression):
         scores = np.empty((len(folds), len(grid), len(Cs)))
         n_iter = np.empty((len(folds), len(grid), len(Cs)), dtype=np.int32)
         on_dask = data.kind == "dask"
-        # a dense X: zero weights outside each fold for the binary model, copied rows
-        # for the multinomial one (_cv_path.DENSE_FOLD_ROWS); the test rows (and the
-        # training rows, if copied) are copied into one buffer where no callback is set
-        mode = _cv_path.DENSE_FOLD_ROWS
-        weighted = isinstance(data.X, np.ndarray) and (
-            mode == "weights" or (mode == "auto" and n_rows == 1))
+        # a dense X: zero weights outside each fold, the loss passes reading the
+        # training rows only, or copied rows (_cv_path.fold_rows_mode); the test rows
+        # (and the training rows, if copied) are copied into one buffer where no
+        # callback is set
+        hessian = (self.solver == "newton-cholesky"
+                   or any(effective_l1_ratio(penalty, r) > 0 for r in grid))
+        mode = fold_rows_mode(data.X, n_rows == 1, hessian)
+        weighted = mode in ("weights", "rows")
         take = take_rows
         if settings.tasks is None and not on_dask:
             take = RowBuffer(max(len(te) if weighted else max(len(tr), len(te))
@@ -380,7 +383,9 @@ class LogisticRegressionCV(LogisticRegression):
             if on_dask:
                 fold = DaskFoldData(data.X, data.target, data.sample_weight, train)
             elif weighted:
-                fold = WeightedFoldData(data.X, data.target, data.sample_weight, train)
+                list_rows = mode == "rows" and (n_rows > 1 or mostly_runs(np.sort(train)))
+                fold = WeightedFoldData(data.X, data.target, data.sample_weight, train,
+                                        list_rows)
             else:
                 fold = FoldData(data.X, data.target, data.sample_weight, train, take)
             for j, ratio in enumerate(grid):

@@ -69,13 +69,19 @@ class LogisticObjective:
     sw_sum : float or None
         The total sample weight when the caller knows it already (computed here
         otherwise).
+    active_rows : ndarray of int or None
+        Increasing indices of the only rows whose ``sample_weight`` may be non-zero
+        (a cross-validation fold given as zero weights over all of X). A hint: a
+        backend whose ``takes_active_rows(X)`` is true reads those rows only in its
+        loss-and-gradient passes; every other computation reads all rows, whose zero
+        weights give the same sums.
 
     The flat vector is ``[w, b]`` (binary) or ``[W.ravel(), B]`` (multinomial), with
     ``b``/``B`` present only when ``fit_intercept``.
     """
 
     def __init__(self, backend, X, y, sample_weight, n_classes, fit_intercept, l2,
-                 n_threads=None, multinomial=None, sw_sum=None):
+                 n_threads=None, multinomial=None, sw_sum=None, active_rows=None):
         self.backend = backend
         self.n_features = X.shape[1]
         self.n_classes = n_classes
@@ -94,6 +100,10 @@ class LogisticObjective:
         if prepare is not None:  # e.g. the CUDA backend copies the data to the GPU once
             X, y, sample_weight = prepare(X, y, sample_weight)
         self.X, self.y, self.sample_weight = X, y, sample_weight
+        takes_rows = getattr(backend, "takes_active_rows", None)
+        self._sums_options = {}
+        if active_rows is not None and takes_rows is not None and takes_rows(X):
+            self._sums_options["active_rows"] = np.asarray(active_rows, dtype=np.intp)
         self.n_rows = 1 if self.binary else n_classes
         self.n_evals = 0
         self._last_sums = None  # (coef, J_sum, dW_sum, dB_sum) of the last pass
@@ -171,13 +181,14 @@ class LogisticObjective:
             if self.binary:
                 J_sum, dw, db = self.backend.binary_sums(
                     self.X, self.y, self.sample_weight, W[0], B[0],
-                    n_threads=self.n_threads,
+                    n_threads=self.n_threads, **self._sums_options,
                 )
                 dW = dw[None, :]
                 dB = np.array([db])
             else:
                 J_sum, dW, dB = self.backend.multinomial_sums(
-                    self.X, self.y, self.sample_weight, W, B, n_threads=self.n_threads
+                    self.X, self.y, self.sample_weight, W, B, n_threads=self.n_threads,
+                    **self._sums_options,
                 )
         # copies: a backend may hand out buffers it reuses
         self._last_sums = (np.array(coef, dtype=np.float64), J_sum, np.array(dW),

@@ -43,6 +43,12 @@ n_threads=None) -> (J_sum, dW_sum, dB_sum, H_sum)``
            # binary_hessian_sums's H_sum for w[cols] and the intercept
     Optional: the working-set proximal Newton solver (L1 with many features) needs it.
 
+``takes_active_rows(X) -> bool``
+    Optional: true where ``binary_sums`` and ``multinomial_sums`` take an
+    ``active_rows=`` keyword for this X, the increasing indices of the only rows whose
+    ``sample_weight`` may be non-zero, and then read only those rows (the sums are the
+    same). Cross-validation folds use it (:mod:`fastlr._cv_path`).
+
 ``linear_predict(X, W, B, n_threads=None) -> Z``
     Z  # OUT (n_samples, n_classes), dtype of X: X W^T + B
 

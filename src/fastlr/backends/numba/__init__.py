@@ -32,6 +32,12 @@ def _kernels(X):
     return dense
 
 
+def takes_active_rows(X):
+    """Whether ``binary_sums``/``multinomial_sums`` take ``active_rows`` for this X
+    (a dense array: they then read only those rows)."""
+    return not issparse(X)
+
+
 def binary_sums(X, y, sample_weight, w, b, n_threads=None, **options):
     """Binary loss sums, see :mod:`fastlr.backends`; ``X`` dense or CSR."""
     return _kernels(X).binary_sums(X, y, sample_weight, w, b, n_threads=n_threads,

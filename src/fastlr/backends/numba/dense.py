@@ -82,6 +82,28 @@ def _dot_rows(X, r0, n, w, b, z):
         z[r] = acc
 
 
+@njit(cache=True, nogil=True)
+def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
+    """The block ``rows[i0:i0 + n]`` of a list of increasing rows, as the fused
+    kernels read it: ``(X, y, s, r0)`` with the block at rows ``r0 .. r0 + n`` when
+    the listed rows are consecutive (a fold's training rows mostly are), else the
+    rows gathered into the scratch ``Xb``, ``yb``, ``sb`` (at least n rows) and r0 = 0.
+    """
+    r0 = rows[i0]
+    if rows[i0 + n - 1] - r0 == n - 1:
+        return X, y, s, r0
+    p = X.shape[1]
+    for r in range(n):
+        src = X[rows[i0 + r]]
+        dst = Xb[r]
+        for j in range(p):
+            dst[j] = src[j]
+        yb[r] = y[rows[i0 + r]]
+        if has_sw:
+            sb[r] = s[rows[i0 + r]]
+    return Xb, yb, sb, 0
+
+
 # ---------------------------------------------------------------------------------
 # Fused kernels
 # ---------------------------------------------------------------------------------
@@ -125,6 +147,55 @@ def _binary_sums_kernel(
                 J += lb[r]
                 db += dzb[r]
             _accumulate_rows(X, r0, nb, dzb, dw)  # gradient, the block still in cache
+        for j in range(p):
+            part[c, j] = dw[j]
+        part[c, p] = db
+        part[c, p + 1] = J
+    return part
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_sums_rows_kernel(
+    X,  # IN (n_samples, n_features)
+    y,  # IN (n_samples,) {0, 1}
+    s,  # IN (n_samples,) sample weights (ignored unless has_sw)
+    has_sw,  # IN bool
+    w,  # IN (n_features,) float64
+    b,  # IN float64
+    rows,  # IN (n_rows,) int, the rows to sum over, increasing
+    n_chunks,  # IN number of chunks of ``rows`` (one per thread)
+    block_rows,  # IN rows per block
+):
+    """:func:`_binary_sums_kernel` over the listed rows of X only: the chunks split
+    the list (each thread gets as many rows), each block read in place or gathered
+    (:func:`_listed_block`)."""
+    m = rows.shape[0]
+    p = X.shape[1]
+    part = np.zeros((n_chunks, p + 2))
+    chunk = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(m, start + chunk)
+        zb = np.empty(block_rows)
+        tb = np.empty(block_rows)
+        bits = np.empty(block_rows, dtype=np.int64)
+        dzb = np.empty(block_rows)
+        lb = np.empty(block_rows)
+        Xb = np.empty((block_rows, p), dtype=X.dtype)
+        yb = np.empty(block_rows, dtype=y.dtype)
+        sb = np.empty(block_rows, dtype=s.dtype)
+        dw = np.zeros(p)
+        db = 0.0
+        J = 0.0
+        for i0 in range(start, stop, block_rows):
+            nb = min(stop - i0, block_rows)
+            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
+            _dot_rows(Xr, r0, nb, w, b, zb)
+            _binary_rows_block(zb, yr, sr, has_sw, r0, nb, tb, bits, dzb, lb)
+            for r in range(nb):
+                J += lb[r]
+                db += dzb[r]
+            _accumulate_rows(Xr, r0, nb, dzb, dw)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -270,6 +341,47 @@ def _multinomial_sums_kernel(
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_rows):
+    """:func:`_multinomial_sums_kernel` over the listed rows of X only (increasing
+    ``rows``), as :func:`_binary_sums_rows_kernel`."""
+    m = rows.shape[0]
+    p = X.shape[1]
+    K = W.shape[0]
+    part = np.zeros((n_chunks, K, p + 2))
+    chunk = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(m, start + chunk)
+        Zb = np.empty(block_rows * K)
+        Eb = np.empty(block_rows * K)
+        bits = np.empty(block_rows * K, dtype=np.int64)
+        zmax = np.empty(block_rows)
+        Xb = np.empty((block_rows, p), dtype=X.dtype)
+        yb = np.empty(block_rows, dtype=y.dtype)
+        sb = np.empty(block_rows, dtype=s.dtype)
+        dW = np.zeros((K, p))
+        dB = np.zeros(K)
+        J = 0.0
+        for i0 in range(start, stop, block_rows):
+            nb = min(stop - i0, block_rows)
+            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
+            _multinomial_scores(Xr, r0, nb, W, B, Zb)
+            for r in range(nb):
+                zm = -np.inf
+                for k in range(K):
+                    zm = max(zm, Zb[r * K + k])
+                zmax[r] = zm
+            J = _softmax_rows_block(Zb, zmax, yr, sr, has_sw, r0, nb, K, Eb, bits, dB, J)
+            _multinomial_accumulate(Xr, r0, nb, Eb, dW)
+        for k in range(K):
+            for j in range(p):
+                part[c, k, j] = dW[k, j]
+            part[c, k, p] = dB[k]
+        part[c, 0, p + 1] = J
+    return part
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _linear_predict_kernel(
     X,  # IN (n_samples, n_features)
     W,  # IN (n_classes, n_features) float64
@@ -295,15 +407,24 @@ def _n_chunks(n_samples, n_threads, block_rows):
     return max(1, min(n_threads, -(-n_samples // block_rows)))
 
 
-def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS):
-    n_threads = n_threads_for(n_threads, X.size)
+def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS,
+                active_rows=None):
+    """``active_rows``: the increasing indices of the only rows whose weight may be
+    non-zero (see :mod:`fastlr.backends`), or None: only those rows are read."""
+    n_active = X.shape[0] if active_rows is None else len(active_rows)
+    n_threads = n_threads_for(n_threads, n_active * X.shape[1])
     y = np.asarray(y, dtype=X.dtype)
     s, has_sw = sample_weights(sample_weight, X.dtype)
     w = np.ascontiguousarray(w, dtype=np.float64)
-    n_chunks = _n_chunks(X.shape[0], n_threads, block_rows)
+    n_chunks = _n_chunks(n_active, n_threads, block_rows)
     with thread_scope(n_threads):
-        part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), n_chunks,
-                                   block_rows)
+        if active_rows is None:
+            part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), n_chunks,
+                                       block_rows)
+        else:
+            rows = np.ascontiguousarray(active_rows, dtype=np.intp)
+            part = _binary_sums_rows_kernel(X, y, s, has_sw, w, float(b), rows,
+                                            n_chunks, block_rows)
     tot = part[0].copy()
     for c in range(1, n_chunks):  # fixed order: deterministic
         tot += part[c]
@@ -311,15 +432,24 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS
     return float(tot[p + 1]), tot[:p], float(tot[p])
 
 
-def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK_ROWS):
-    n_threads = n_threads_for(n_threads, X.size * W.shape[0])
+def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK_ROWS,
+                     active_rows=None):
+    """``active_rows``: as in :func:`binary_sums`."""
+    n_active = X.shape[0] if active_rows is None else len(active_rows)
+    n_threads = n_threads_for(n_threads, n_active * X.shape[1] * W.shape[0])
     y = np.asarray(y, dtype=np.intp)
     s, has_sw = sample_weights(sample_weight, X.dtype)
     W = np.ascontiguousarray(W, dtype=np.float64)
     B = np.ascontiguousarray(B, dtype=np.float64)
-    n_chunks = _n_chunks(X.shape[0], n_threads, block_rows)
+    n_chunks = _n_chunks(n_active, n_threads, block_rows)
     with thread_scope(n_threads):
-        part = _multinomial_sums_kernel(X, y, s, has_sw, W, B, n_chunks, block_rows)
+        if active_rows is None:
+            part = _multinomial_sums_kernel(X, y, s, has_sw, W, B, n_chunks,
+                                            block_rows)
+        else:
+            rows = np.ascontiguousarray(active_rows, dtype=np.intp)
+            part = _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks,
+                                                 block_rows)
     tot = part[0].copy()
     for c in range(1, n_chunks):
         tot += part[c]

@@ -76,6 +76,18 @@ def test_linear_predict_matches_reference(rng, name, dtype):
     np.testing.assert_allclose(Z, ref.linear_predict(X, W, B), **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numba_linear_predict_of_listed_rows(rng, dtype):
+    X = rng.standard_normal((503, 9)).astype(dtype)
+    W, B = rng.standard_normal((7, 9)), rng.standard_normal(7)
+    for rows in (np.arange(503), np.sort(rng.choice(503, 200, replace=False)),
+                 np.array([502, 0, 7]), np.zeros(0, dtype=np.intp)):
+        got = nbb.linear_predict(X, W, B, rows=rows)
+        want = nbb.linear_predict(np.ascontiguousarray(X[rows]), W, B)
+        assert got.dtype == dtype and got.shape == (len(rows), 7)
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("name", CPU_BACKENDS)
 @pytest.mark.parametrize("layout", ["F", "strided_rows", "strided_cols"])
 def test_non_contiguous_X(rng, name, layout):
@@ -155,6 +167,38 @@ def test_numba_active_rows_read_only_those_rows(rng, dtype, kind, block_rows, n_
     for got, want in zip(M1[1:], M0[1:]):
         np.testing.assert_allclose(got, want, rtol=tol["rtol"],
                                    atol=tol["atol"] * _scale(want))
+
+
+@pytest.mark.parametrize("name", ["numpy", *CPU_BACKENDS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("folds", [[0], [1, 3], [0, 1, 2, 3, 4], [4, 2, 0]])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_binary_fold_sums_are_each_folds_sums(rng, name, dtype, folds, weights,
+                                              n_threads):
+    """Each requested fold's sums over its training rows (its bit in ``member``), as
+    binary_sums with zero weights outside them, at its own coefficients."""
+    n, p = 1037, 11
+    X, y, _, sw = _data(rng, n, p, dtype, weights=weights)
+    member = rng.integers(0, 32, n).astype(np.int64)
+    member[:100] = 0  # rows that train no fold
+    W = rng.standard_normal((len(folds), p))
+    B = rng.standard_normal(len(folds))
+    got = get_backend(name).binary_fold_sums(X, y, sw, member, np.array(folds), W, B,
+                                             n_threads=n_threads)
+    assert len(got) == len(folds)
+    tol = TOL[dtype]
+    for q, f in enumerate(folds):
+        s = ((member >> f) & 1).astype(np.float64)
+        if sw is not None:
+            s *= sw
+        J0, dw0, db0 = ref.binary_sums(X.astype(np.float64), y.astype(np.float64), s,
+                                       W[q], B[q])
+        J1, dw1, db1 = got[q]
+        assert J1 == pytest.approx(J0, rel=tol["rtol"], abs=tol["atol"] * _scale(J0))
+        np.testing.assert_allclose(dw1, dw0, rtol=tol["rtol"],
+                                   atol=tol["atol"] * _scale(dw0))
+        assert db1 == pytest.approx(db0, rel=tol["rtol"], abs=tol["atol"] * _scale(db0))
 
 
 def test_numba_deterministic_for_fixed_threads(rng):

@@ -422,8 +422,9 @@ def test_fold_rows_mode_and_runs():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_auto_fold_rows_hand_the_training_rows_to_the_objective(monkeypatch, n_classes):
-    from fastlr import _cv_path
+    from fastlr import _cv_joint, _cv_path
 
+    monkeypatch.setattr(_cv_joint, "LOCKSTEP", False)  # binary folds: one at a time
     seen = []
     original = _cv_path.LogisticObjective
 
@@ -440,3 +441,97 @@ def test_auto_fold_rows_hand_the_training_rows_to_the_objective(monkeypatch, n_c
     for rows, options in seen:
         assert len(rows) == 600 and np.all(np.diff(rows) > 0)
         np.testing.assert_array_equal(options["active_rows"], rows)
+
+
+def _lockstep_data():
+    X, y = make_classification(3000, 12, n_informative=6, random_state=3)
+    return X, y
+
+
+def test_lockstep_folds_give_the_sequential_model(monkeypatch):
+    """Binary folds in lockstep (one pass for every fold's evaluation) against the
+    same folds one after another: the same fits, and the same fit run after run."""
+    from fastlr import _cv_joint
+
+    X, y = _lockstep_data()
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    kw = dict(Cs=6, cv=4, tol=1e-10, max_iter=1000, class_weight="balanced",
+              backend="numba", use_legacy_attributes=False)
+    calls = []
+    original = _cv_joint.fit_paths_jointly
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_cv_joint, "fit_paths_jointly", spy)
+    monkeypatch.setattr("fastlr._cv.fit_paths_jointly", spy)
+    joint = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    again = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    assert len(calls) == 2
+    monkeypatch.setattr(_cv_joint, "LOCKSTEP", False)
+    alone = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(joint.coefs_paths_, again.coefs_paths_)
+    np.testing.assert_array_equal(joint.n_iter_, again.n_iter_)
+    assert joint.C_ == alone.C_
+    np.testing.assert_allclose(joint.coefs_paths_, alone.coefs_paths_, rtol=1e-6,
+                               atol=1e-7)
+    np.testing.assert_allclose(joint.coef_, alone.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_lockstep_not_used_where_folds_must_run_in_turn(monkeypatch):
+    from fastlr import _cv_joint
+
+    def fail(*args, **kwargs):
+        raise AssertionError("lockstep used")
+
+    monkeypatch.setattr("fastlr._cv.fit_paths_jointly", fail)
+    X, y = _lockstep_data()
+    Xm, ym = make_classification(600, 8, n_informative=5, n_classes=3, random_state=0)
+    LogisticRegressionCV(Cs=2, cv=3, backend="numpy").fit(X, y)  # no fold sums
+    LogisticRegressionCV(Cs=2, cv=3, backend="numba").fit(Xm, ym)  # multinomial
+    LogisticRegressionCV(Cs=2, cv=3, backend="numba").fit(sp.csr_matrix(X), y)
+    LogisticRegressionCV(Cs=2, cv=3, backend="numba", solver="newton-cholesky").fit(X, y)
+    LogisticRegressionCV(Cs=2, cv=3, backend="numba", solver="saga", l1_ratios=[0.5],
+                         max_iter=20).fit(X, y)
+    LogisticRegressionCV(Cs=2, cv=3, backend="numba", solver="gd").fit(X, y)
+    assert _cv_joint.LOCKSTEP
+
+
+def test_lockstep_failures_reach_the_caller(monkeypatch):
+    """A fold that fails, or a joint pass that fails, raises in fit (no fold is left
+    waiting); warnings from the fold threads reach the caller; BLAS's threads are
+    restored."""
+    from fastlr import _cv_joint, _cv_path
+
+    from fastlr._blas import blas_limit  # noqa: F401  (the guard's module)
+    from threadpoolctl import threadpool_info
+
+    X, y = _lockstep_data()
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    with pytest.warns(ConvergenceWarning):
+        LogisticRegressionCV(Cs=3, cv=3, max_iter=1, backend="numba").fit(X, y)
+    assert [pool["num_threads"] for pool in threadpool_info()] == before
+
+    original = _cv_path.fit_path
+
+    def second_fold_fails(fold, *args, **kwargs):
+        if getattr(fold, "index", None) == 1:
+            raise ValueError("fold 1 failed")
+        return original(fold, *args, **kwargs)
+
+    monkeypatch.setattr(_cv_joint, "fit_path", second_fold_fails)
+    with pytest.raises(ValueError, match="fold 1 failed"):
+        LogisticRegressionCV(Cs=3, cv=3, backend="numba").fit(X, y)
+    monkeypatch.setattr(_cv_joint, "fit_path", original)
+
+    from fastlr.backends.numba import folds
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("pass failed")
+
+    monkeypatch.setattr(folds, "binary_fold_sums", broken)
+    with pytest.raises(RuntimeError, match="pass failed"):
+        LogisticRegressionCV(Cs=3, cv=3, backend="numba").fit(X, y)
+    assert [pool["num_threads"] for pool in threadpool_info()] == before

@@ -63,7 +63,9 @@ from ._cv_path import (
     mostly_runs,
     take_rows,
     score_path,
+    fold_test_rows,
 )
+from ._cv_joint import fit_paths_jointly, lockstep_backend
 from ._data import fit_data, is_dask
 from ._estimator import LogisticRegression, _blas_single_thread, _check_solver
 from ._loss import LogisticObjective
@@ -379,23 +381,31 @@ class LogisticRegressionCV(LogisticRegression):
         if settings.tasks is None and not on_dask:
             take = RowBuffer(max(len(te) if weighted else max(len(tr), len(te))
                                  for tr, te in folds)).take
+        lockstep = lockstep_backend(data.X, settings, len(folds), n_rows == 1,
+                                    not hessian, mode)
+        if lockstep is not None:  # the folds' paths side by side (_cv_joint)
+            fit_paths_jointly(lockstep, data, [tr for tr, _ in folds], Cs,
+                              [effective_l1_ratio(penalty, r) for r in grid], settings,
+                              paths, n_iter)
         for f, (train, test) in enumerate(folds):
-            if on_dask:
-                fold = DaskFoldData(data.X, data.target, data.sample_weight, train)
-            elif weighted:
-                list_rows = mode == "rows" and (n_rows > 1 or mostly_runs(np.sort(train)))
-                fold = WeightedFoldData(data.X, data.target, data.sample_weight, train,
-                                        list_rows)
-            else:
-                fold = FoldData(data.X, data.target, data.sample_weight, train, take)
-            for j, ratio in enumerate(grid):
-                paths[f, j], n_iter[f, j] = fit_path(
-                    fold, Cs, effective_l1_ratio(penalty, ratio), settings)
-            del fold  # the training copy goes before the test rows are taken
+            if lockstep is None:
+                if on_dask:
+                    fold = DaskFoldData(data.X, data.target, data.sample_weight, train)
+                elif weighted:
+                    fold = WeightedFoldData(data.X, data.target, data.sample_weight,
+                                            train, mode == "rows" and (
+                                                n_rows > 1 or mostly_runs(np.sort(train))))
+                else:
+                    fold = FoldData(data.X, data.target, data.sample_weight, train, take)
+                for j, ratio in enumerate(grid):
+                    paths[f, j], n_iter[f, j] = fit_path(
+                        fold, Cs, effective_l1_ratio(penalty, ratio), settings)
+                del fold  # the training copy goes before the test rows are taken
             if on_dask:
                 X_test = dask_test_rows(data.X, test)
             else:
-                X_test = take(data.X, test)  # over the training rows, when a buffer
+                X_test = fold_test_rows(data.X, test, take, scorer, n_rows,
+                                   settings.backend_used)
             y_test = y_checked[test]
             sw_test = None if raw_sw is None else raw_sw[test]
             score_params = {}

@@ -302,6 +302,9 @@ def fit_path(fold, Cs, l1_ratio, settings, coef0=None):
     size = None if kind == "dask" else n_elements(fold.X)
     name, backend = backend_for(s.backend, kind, size, s.n_threads)
     s.backend_used = name
+    wrap = getattr(fold, "wrap_backend", None)  # folds in lockstep (_cv_joint)
+    if wrap is not None:
+        backend = wrap(backend)
     objective = LogisticObjective(backend, fold.X, fold.target, fold.sample_weight,
                                   s.n_classes, s.fit_intercept, 0.0, s.n_threads,
                                   sw_sum=fold.sw_sum,
@@ -404,11 +407,35 @@ class FoldModel(LogisticRegression):
             return None
         p = self.n_features_in_
         W = np.ascontiguousarray(coefs[:, :, :p].reshape(n_cs * n_rows, p))
-        B = (coefs[:, :, p].reshape(-1) if n_dof > p else np.zeros(n_cs * n_rows))
-        _, backend = self._backend_for(X)
-        Z = backend.linear_predict(X, W, np.ascontiguousarray(B),
-                                   n_threads=self._n_threads())
-        return Z.reshape(X.shape[0], n_cs, n_rows)
+        B = np.ascontiguousarray(coefs[:, :, p].reshape(-1) if n_dof > p
+                                 else np.zeros(n_cs * n_rows))
+        if isinstance(X, ListedRows):
+            _, backend = self._backend_for(X.X)
+            Z = backend.linear_predict(X.X, W, B, n_threads=self._n_threads(),
+                                       rows=X.rows)
+        else:
+            _, backend = self._backend_for(X)
+            Z = backend.linear_predict(X, W, B, n_threads=self._n_threads())
+        return Z.reshape(Z.shape[0], n_cs, n_rows)
+
+
+class ListedRows:
+    """A fold's test rows as X and their indices, never copied: what the accuracy of
+    a binary path needs is their scores, one pass over the listed rows
+    (:meth:`FoldModel.path_scores`)."""
+
+    def __init__(self, X, rows):
+        self.X, self.rows = X, np.asarray(rows, dtype=np.intp)
+
+
+def fold_test_rows(X, test, take, scorer, n_rows, backend_name):
+    """A fold's test rows for :func:`score_path`: listed (:class:`ListedRows`) where
+    only their scores are needed (accuracy of the binary model, a dense X on the
+    Numba backend, whose ``linear_predict`` takes ``rows``), else ``take(X, test)``
+    (a copy: a scorer is handed X)."""
+    if scorer is None and n_rows == 1 and backend_name == "numba" and _dense(X):
+        return ListedRows(X, test)
+    return take(X, test)
 
 
 

@@ -49,6 +49,14 @@ n_threads=None) -> (J_sum, dW_sum, dB_sum, H_sum)``
     ``sample_weight`` may be non-zero, and then read only those rows (the sums are the
     same). Cross-validation folds use it (:mod:`fastlr._cv_path`).
 
+``binary_fold_sums(X, y, sample_weight, member, folds, W, B, n_threads=None)
+-> [(J_sum, dw_sum, db_sum), ...]``
+    member  # IN (n_samples,) int64: bit f set where the row is a training row of fold f
+    folds  # IN (F,) int, requested folds (< 63); W  # IN (F, n_features); B  # IN (F,)
+    Optional, dense X only: ``binary_sums`` of every requested fold at its own
+    coefficients, over its training rows (with ``sample_weight``), in one pass over X
+    where the backend can (cross-validation folds in lockstep, :mod:`fastlr._cv_joint`).
+
 ``linear_predict(X, W, B, n_threads=None) -> Z``
     Z  # OUT (n_samples, n_classes), dtype of X: X W^T + B
 

@@ -65,6 +65,20 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None):
     return J_sum, dw_sum, db_sum
 
 
+def binary_fold_sums(X, y, sample_weight, member, folds, W, B, n_threads=None):
+    """:func:`binary_sums` of each requested fold over its training rows: fold
+    ``folds[q]`` at ``(W[q], B[q])`` over the rows whose bit ``folds[q]`` is set in
+    ``member``. A list of ``(J_sum, dw_sum, db_sum)``."""
+    member = np.asarray(member, dtype=np.int64)
+    out = []
+    for q, f in enumerate(folds):
+        s = ((member >> int(f)) & 1).astype(np.float64)
+        if sample_weight is not None:
+            s = s * np.asarray(sample_weight, dtype=np.float64)
+        out.append(binary_sums(X, y, s, W[q], B[q]))
+    return out
+
+
 def multinomial_sums(X, y, sample_weight, W, B, n_threads=None):
     n_classes = W.shape[0]
     Z = np.asarray(X @ np.asarray(W, dtype=X.dtype).T, dtype=np.float64)

@@ -44,6 +44,15 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, **options):
                                    **options)
 
 
+def binary_fold_sums(X, y, sample_weight, member, folds, W, B, n_threads=None):
+    """Several folds' binary sums in one pass over a dense X, see
+    :mod:`fastlr.backends`."""
+    from . import folds as module
+
+    return module.binary_fold_sums(X, y, sample_weight, member, folds, W, B,
+                                   n_threads=n_threads)
+
+
 def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, **options):
     """Multinomial loss sums, see :mod:`fastlr.backends`; ``X`` dense or CSR."""
     return _kernels(X).multinomial_sums(X, y, sample_weight, W, B, n_threads=n_threads,
@@ -82,6 +91,7 @@ def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
                                            n_threads=n_threads)
 
 
-def linear_predict(X, W, B, n_threads=None):
-    """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`."""
-    return _kernels(X).linear_predict(X, W, B, n_threads=n_threads)
+def linear_predict(X, W, B, n_threads=None, **options):
+    """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`;
+    dense X also takes ``rows=`` (``X[rows] W^T + B``, the rows read in place)."""
+    return _kernels(X).linear_predict(X, W, B, n_threads=n_threads, **options)

@@ -398,6 +398,20 @@ def _linear_predict_kernel(
             Z[i, k] = acc + B[k]
 
 
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _linear_predict_rows_kernel(X, rows, W, B, Z):
+    """Z[i] = X[rows[i]] W^T + B: :func:`_linear_predict_kernel` over listed rows."""
+    p = X.shape[1]
+    K = W.shape[0]
+    for i in prange(rows.shape[0]):
+        xr = X[rows[i]]
+        for k in range(K):
+            acc = 0.0
+            for j in range(p):
+                acc += xr[j] * W[k, j]
+            Z[i, k] = acc + B[k]
+
+
 # ---------------------------------------------------------------------------------
 # Drivers
 # ---------------------------------------------------------------------------------
@@ -457,13 +471,19 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK
     return float(tot[0, p + 1]), tot[:, :p], tot[:, p].copy()
 
 
-def linear_predict(X, W, B, n_threads=None):
-    n_threads = n_threads_for(n_threads, X.size * np.atleast_2d(W).shape[0])
+def linear_predict(X, W, B, n_threads=None, rows=None):
+    """``X W^T + B``, or ``X[rows] W^T + B`` without copying the rows."""
+    n = X.shape[0] if rows is None else len(rows)
+    n_threads = n_threads_for(n_threads, n * X.shape[1] * np.atleast_2d(W).shape[0])
     W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
     B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
-    Z = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
+    Z = np.empty((n, W.shape[0]), dtype=X.dtype)
     with thread_scope(n_threads):
-        _linear_predict_kernel(X, W, B, Z)
+        if rows is None:
+            _linear_predict_kernel(X, W, B, Z)
+        else:
+            _linear_predict_rows_kernel(X, np.ascontiguousarray(rows, dtype=np.intp), W,
+                                        B, Z)
     return Z
 
 

@@ -245,6 +245,24 @@ def test_vectorised_log1p_accuracy():
     assert np.max(ulps[t > 1e-300]) <= 4
 
 
+def test_vectorised_log_accuracy():
+    """The block log of the softmax's sums: a few ulp on [1, 1e3] (what it gets, sums
+    of exponentials whose largest is 1), and relative 1e-15 over every normal float64."""
+    rng = np.random.default_rng(0)
+    for x, bound in ((np.concatenate([np.linspace(1.0, 1e3, 200_001),
+                                      1.0 + np.logspace(-16, 0, 2_001)]), 4),
+                     (np.exp(rng.uniform(-700, 700, 100_001)), None)):
+        out = np.empty_like(x)
+        elem._log_block(x, len(x), out, np.empty(len(x), dtype=np.int64))
+        expected = np.log(x)
+        if bound is not None:
+            ulps = np.abs(out - expected) / np.spacing(np.maximum(np.abs(expected), 1e-300))
+            assert np.max(ulps[expected > 0]) <= bound
+            assert np.all(out[expected == 0] == 0)
+        else:
+            np.testing.assert_allclose(out, expected, rtol=1e-15, atol=0)
+
+
 @pytest.mark.parametrize("name", ["numpy", *CPU_BACKENDS])
 def test_large_z_gives_finite_loss_and_gradients(rng, name):
     X = rng.standard_normal((200, 5)) * 1e4

@@ -91,6 +91,26 @@ def _log1p_unit(t):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _log_block(x, n, out, bits):
+    """out[:n] = log(x[:n]) for positive normal float64 x.
+
+    x  # IN (>= n,) float64; out  # OUT (>= n,) float64, not x
+    bits  # SCRATCH (>= n,) int64
+    x = 2**e m with m in [1, 2) from the bits of x, and log(x) = e ln 2 + log1p(m - 1)
+    by :func:`_log1p_unit`: a vectorisable loop, where ``np.log`` is a libm call per
+    value (a softmax's sums: 10 classes, one log per row cost a quarter of the
+    per-row maths).
+    """
+    xb = x.view(np.int64)
+    for i in range(n):
+        bits[i] = (xb[i] & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
+    m = bits.view(np.float64)
+    for i in range(n):
+        e = np.float64((xb[i] >> 52) - 1023)
+        out[i] = e * 0.6931471805599453 + _log1p_unit(m[i] - 1.0)
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _binary_rows_block(z, y, s, has_sw, row0, n, t, bits, dz, loss):
     """Per-row maths of the binary loss for one block of n rows.
 
@@ -120,32 +140,42 @@ def _binary_rows_block(z, y, s, has_sw, row0, n, t, bits, dz, loss):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _softmax_rows_block(Zb, zmax, y, s, has_sw, row0, n, K, Eb, bits, dB, J):
+def _softmax_rows_block(Zb, zmax, y, s, has_sw, row0, n, K, Eb, bits, Sb, dB, J):
     """Per-row maths of the multinomial loss for one block of n rows.
 
     Zb  # IN (>= n * K,) z_ik = W_k . x_i + B_k, row-major
-    zmax  # IN (>= n,) max_k z_ik
+    zmax  # SCRATCH (>= n,) max_k z_ik
     y, s  # IN (n_samples,) class indices and sample weights, read at row0 + i
-    bits  # SCRATCH (>= n * K,)
+    bits  # SCRATCH (>= n * K,); Sb  # SCRATCH (>= 2 n,) float64
     Eb  # OUT (>= n * K,) d_ik = s_i (p_ik - [k == y_i]), the rows' gradient weights
     dB  # IN/OUT (K,) += sum_i d_ik
     J  # IN the running loss sum; returned with s_i (logsumexp(z_i) - z_i[y_i]) added
        # row by row, in the same order as a caller adding them itself
     Shared by the dense and CSR kernels, which differ only in how they form z and
-    spread d_ik over X's row.
+    spread d_ik over X's row. The exponentials and the logarithms of the sums are
+    each one vectorisable loop over the block.
     """
+    for r in range(n):
+        zm = -np.inf
+        for k in range(K):
+            zm = max(zm, Zb[r * K + k])
+        zmax[r] = zm
     for r in range(n):
         for k in range(K):
             Eb[r * K + k] = Zb[r * K + k] - zmax[r]
     _exp_nonpos_block(Eb, n * K, Eb, bits)
     for r in range(n):
-        yi = y[row0 + r]
-        si = np.float64(s[row0 + r]) if has_sw else 1.0
         S = 0.0
         for k in range(K):
             S += Eb[r * K + k]
-        J += si * (np.log(S) + zmax[r] - Zb[r * K + yi])
-        inv = si / S
+        Sb[r] = S  # >= 1: the largest term is exp(0)
+    logS = Sb[n:2 * n]
+    _log_block(Sb, n, logS, bits)
+    for r in range(n):
+        yi = y[row0 + r]
+        si = np.float64(s[row0 + r]) if has_sw else 1.0
+        J += si * (logS[r] + zmax[r] - Zb[r * K + yi])
+        inv = si / Sb[r]
         for k in range(K):
             d = Eb[r * K + k] * inv
             if k == yi:

@@ -319,18 +319,14 @@ def _multinomial_sums_kernel(
         Eb = np.empty(block_rows * K)
         bits = np.empty(block_rows * K, dtype=np.int64)
         zmax = np.empty(block_rows)
+        Sb = np.empty(2 * block_rows)
         dW = np.zeros((K, p))
         dB = np.zeros(K)
         J = 0.0
         for r0 in range(start, stop, block_rows):
             nb = min(stop - r0, block_rows)
             _multinomial_scores(X, r0, nb, W, B, Zb)
-            for r in range(nb):
-                zm = -np.inf
-                for k in range(K):
-                    zm = max(zm, Zb[r * K + k])
-                zmax[r] = zm
-            J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, dB, J)
+            J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, Sb, dB, J)
             _multinomial_accumulate(X, r0, nb, Eb, dW)  # the block still in cache
         for k in range(K):
             for j in range(p):
@@ -356,6 +352,7 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
         Eb = np.empty(block_rows * K)
         bits = np.empty(block_rows * K, dtype=np.int64)
         zmax = np.empty(block_rows)
+        Sb = np.empty(2 * block_rows)
         Xb = np.empty((block_rows, p), dtype=X.dtype)
         yb = np.empty(block_rows, dtype=y.dtype)
         sb = np.empty(block_rows, dtype=s.dtype)
@@ -366,12 +363,7 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
             nb = min(stop - i0, block_rows)
             Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
             _multinomial_scores(Xr, r0, nb, W, B, Zb)
-            for r in range(nb):
-                zm = -np.inf
-                for k in range(K):
-                    zm = max(zm, Zb[r * K + k])
-                zmax[r] = zm
-            J = _softmax_rows_block(Zb, zmax, yr, sr, has_sw, r0, nb, K, Eb, bits, dB, J)
+            J = _softmax_rows_block(Zb, zmax, yr, sr, has_sw, r0, nb, K, Eb, bits, Sb, dB, J)
             _multinomial_accumulate(Xr, r0, nb, Eb, dW)
         for k in range(K):
             for j in range(p):

@@ -28,12 +28,16 @@ PROFILES = {
         "epoch_samples": [1_000, 100_000],
         "epoch_features": [10, 100],
         "fit_shapes": ["20000x20"],
+        "cv_shapes": ["20000x20"],
+        "fold_sums_shapes": ["100000x100"],
         "max_elements": 10_000_000,
     },
     "large": {
         "epoch_samples": [1_000, 100_000, 1_000_000],
         "epoch_features": [10, 100, 1_000],
         "fit_shapes": ["100000x100", "1000000x100"],
+        "cv_shapes": ["200000x100", "1000000x100"],
+        "fold_sums_shapes": ["1000000x100"],
         "max_elements": 100_000_000,
     },
 }

@@ -11,7 +11,9 @@ ceilings: more). Parts (``--parts``, comma-separated):
 ``epoch``
     one ``loss_and_grad`` (Numba, all threads, and one thread) on the dense benchmark
     data (``bench_cpu.make_data``, 1,000,000 x 100), float64 and float32: bytes of X
-    over time, as a fraction of the read bandwidth; and one multinomial epoch on
+    over time, as a fraction of the read bandwidth (the run's, and the mean of two
+    measurements right before and after that epoch, since on a shared VM it moves
+    between calls); and one multinomial epoch on
     500,000 x 100 with 10 classes: ``2 K p`` multiply-adds per row (the scores, then
     the gradient), as GFLOP/s and as a fraction of the dgemm rate.
 ``default``
@@ -105,14 +107,21 @@ def bench_epoch(args, ceiling):
         w = np.random.default_rng(1).standard_normal(100) * 0.1
         for threads in (None, 1):
             progress(f"epoch {np.dtype(dtype).name}, threads={threads or 'all'}")
+            # the read bandwidth of this VM moves between calls (43-71 GB/s in one
+            # day): measured again right before and after this epoch, and the epoch
+            # compared with the mean of the two as well as with the run's ceiling
+            before = read_bandwidth(repeats=5)
             t = median_time(lambda: fastlr.loss_and_grad(X, y01, w, 0.1, backend="numba",
                                                          n_threads=threads),
                             repeats=args.epoch_repeats, warmup=2)
+            after = read_bandwidth(repeats=5)
             gbps = X.nbytes / t / 1e9
             rows.append({"what": f"binary epoch {np.dtype(dtype).name}",
                          "threads": threads or ceiling["threads"], "seconds": t,
                          "GBps": gbps, "fraction": gbps / ceiling["read_GBps"],
-                         "limit": "read bandwidth"})
+                         "limit": "read bandwidth",
+                         "adjacent_read_GBps": [before, after],
+                         "adjacent_fraction": gbps / (0.5 * (before + after))})
         del X
     X, y = make_multiclass(args.rows // 2, 100, 10)
     W = np.random.default_rng(2).standard_normal((10, 100)) * 0.1
@@ -294,9 +303,13 @@ def report(res):
         rows = [[e["what"], e["threads"], f"{e['seconds'] * 1e3:.1f} ms",
                  f"{e.get('GBps', e.get('GFLOPs')):.1f} "
                  + ("GB/s" if "GBps" in e else "GFLOP/s"),
-                 f"{100 * e['fraction']:.0f}% of {e['limit']}"] for e in res["epoch"]]
-        lines.append(markdown_table(["epoch", "threads", "time", "rate", "of the limit"],
-                                    rows))
+                 f"{100 * e['fraction']:.0f}% of {e['limit']}",
+                 "" if "adjacent_fraction" not in e else
+                 f"{100 * e['adjacent_fraction']:.0f}% of "
+                 + " / ".join(f"{g:.1f}" for g in e["adjacent_read_GBps"]) + " GB/s"]
+                for e in res["epoch"]]
+        lines.append(markdown_table(["epoch", "threads", "time", "rate", "of the limit",
+                                     "of the bandwidth just before / after"], rows))
     for st in res.get("settings", []):
         libs = st["libraries"]
         lines.append(f"\n{st['setting']}: {st['shape'][0]:,} x {st['shape'][1]:,} "

@@ -10,23 +10,24 @@ the GPU once.
 
 Fold data
 ---------
-The kernels take whole arrays (no row index sets), so a fold's training rows are
-either selected by sample weights that are zero outside the fold (every pass reads
-all ``n_samples`` rows, ``k / (k - 1)`` times the fold's) or copied (``X[train]``).
-Measured (``scripts/bench_cv.py --cases binary multi``, 5 folds, 10 ``Cs``, each fit
-in a new process, 2-core AMD EPYC VM), zero weights against copies into one buffer
-reused by every fold: binary 1,000,000 x 100, 2.25 s against 2.50 s, peak extra
-memory 235 MB against 709 MB; 10 classes, 500,000 x 100, 8.17 s against 6.71 s, 125
-MB against 362 MB. A binary pass is memory-bound, and a new array's first touch is
-costly on that VM (a fresh 640 MB array took 0.7 s to fill once, 0.03 s to refill);
-a multinomial pass is compute-bound, so its zero-weight rows cost their full share.
-Hence :data:`DENSE_FOLD_ROWS` = "auto": zero weights for a dense binary fit, copies
-otherwise (CSR input is copied: scipy's row indexing, unmeasured against weights).
-A copy goes into one buffer (:class:`RowBuffer`) that every fold's training rows and
-then its test rows reuse, copied by all threads (:func:`take_rows`); with a callback
-set each fold gets arrays of its own. An earlier measurement (200,000 rows, in one
-process, before a path's repeated first evaluation was skipped) had found copies
-8-22 % faster than zero weights.
+A fold's training rows are sample weights that are zero outside the fold
+(:class:`WeightedFoldData`), so X is never copied, and the loss passes are also
+handed the list of those rows (``active_rows``, where the backend takes it: Numba,
+dense X), so they read no other row: runs of consecutive rows in place, scattered
+ones gathered a block at a time. Anything else (a Hessian) reads all rows, whose
+zero weights give the same sums. Measured with ``scripts/bench_cv.py --fold-data``
+(one fold's L2 path, 10 ``Cs``, one process, 2-core AMD EPYC VM): binary 1,000,000 x
+100, listed rows 0.208 s, copied rows 0.239 s, zero weights alone 0.255 s; 10
+classes, 500,000 x 100, 0.847 s, 0.885 s and 1.081 s. The copy's figure leaves out
+its first touch, costly on that VM (a fresh 640 MB array took 0.7 s to fill once,
+0.03 s to refill). :func:`fold_rows_mode` chooses (:data:`DENSE_FOLD_ROWS` forces a
+mode): listed rows for a dense X, except for a multinomial path whose solver forms
+Hessians, whose Hessian passes would read every row at full compute cost: its folds
+are copied, as are CSR folds. A copy goes into one buffer (:class:`RowBuffer`) that
+every fold's training rows and then its test rows reuse, copied by all threads
+(:func:`take_rows`); with a callback set each fold gets arrays of its own. The test
+rows of a binary model scored by accuracy are not copied either
+(:func:`fold_test_rows`).
 
 A Dask X always takes zero weights (:class:`DaskFoldData`): copying its training rows
 would move chunks between workers, so the rows outside the fold get weight zero and
@@ -35,11 +36,11 @@ fold.
 
 Cores
 -----
-Folds run one after another; every kernel call of every fold uses all the threads
-(``n_jobs``, all cores by default). The kernels scale with threads up to the memory
-bandwidth, so one fold on all cores finishes as soon as several folds sharing the
-cores would, with one fold's memory instead of several, and with results that do not
-depend on how folds are scheduled.
+Every kernel call uses all the threads (``n_jobs``, all cores by default); the
+kernels scale with threads up to the memory bandwidth. The folds of a binary L2 path
+on a dense X run in lockstep (:mod:`fastlr._cv_joint`): one pass over X serves every
+fold's evaluation. Other paths run the folds one after another, each on all cores,
+with one fold's memory at a time and results that do not depend on scheduling.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ dense X), so they read no other row: runs of consecutive rows in place, scattere
 ones gathered a block at a time. Anything else (a Hessian) reads all rows, whose
 zero weights give the same sums. Measured with ``scripts/bench_cv.py --fold-data``
 (one fold's L2 path, 10 ``Cs``, one process, 2-core AMD EPYC VM): binary 1,000,000 x
-100, listed rows 0.208 s, copied rows 0.239 s, zero weights alone 0.255 s; 10
-classes, 500,000 x 100, 0.847 s, 0.885 s and 1.081 s. The copy's figure leaves out
+100, listed rows 0.220 s, copied rows 0.244 s, zero weights alone 0.264 s; 10
+classes, 500,000 x 100, 0.849 s, 1.038 s and 1.050 s. The copy's figure leaves out
 its first touch, costly on that VM (a fresh 640 MB array took 0.7 s to fill once,
 0.03 s to refill). :func:`fold_rows_mode` chooses (:data:`DENSE_FOLD_ROWS` forces a
 mode): listed rows for a dense X, except for a multinomial path whose solver forms

@@ -503,10 +503,9 @@ def test_lockstep_failures_reach_the_caller(monkeypatch):
     """A fold that fails, or a joint pass that fails, raises in fit (no fold is left
     waiting); warnings from the fold threads reach the caller; BLAS's threads are
     restored."""
-    from fastlr import _cv_joint, _cv_path
-
-    from fastlr._blas import blas_limit  # noqa: F401  (the guard's module)
     from threadpoolctl import threadpool_info
+
+    from fastlr import _cv_joint, _cv_path
 
     X, y = _lockstep_data()
     before = [pool["num_threads"] for pool in threadpool_info()]

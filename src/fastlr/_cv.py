@@ -60,7 +60,6 @@ from ._cv_path import (
     fold_scorer,
     gd_learning_rate,
     dask_test_rows,
-    mostly_runs,
     take_rows,
     score_path,
     fold_test_rows,
@@ -392,9 +391,9 @@ class LogisticRegressionCV(LogisticRegression):
                 if on_dask:
                     fold = DaskFoldData(data.X, data.target, data.sample_weight, train)
                 elif weighted:
-                    fold = WeightedFoldData(data.X, data.target, data.sample_weight,
-                                            train, mode == "rows" and (
-                                                n_rows > 1 or mostly_runs(np.sort(train))))
+                    fold = WeightedFoldData(
+                        data.X, data.target, data.sample_weight, train,
+                        mode == "rows" and (True if n_rows > 1 else "runs"))
                 else:
                     fold = FoldData(data.X, data.target, data.sample_weight, train, take)
                 for j, ratio in enumerate(grid):

@@ -25,6 +25,7 @@ and no verbose output (both would interleave the folds), and a backend that has
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -53,7 +54,6 @@ class JointPasses:
         self.active = set(range(n_folds))
         self.pending = {}
         self.results = {}
-        self.n_passes = 0
         self.cond = threading.Condition()
 
     def sums(self, fold, w, b):
@@ -85,7 +85,6 @@ class JointPasses:
                 n_threads=self.n_threads)
         except BaseException as exc:  # every waiting fold raises it
             sums = [exc] * len(folds)
-        self.n_passes += 1
         self.results.update(zip(folds, sums))
         self.cond.notify_all()
 
@@ -186,12 +185,5 @@ def _run_folds(folds, Cs, l1_ratio, settings):
     return results
 
 
-class _no_guard:
-    def __init__(self, active):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+def _no_guard(active):
+    return contextlib.nullcontext()

@@ -150,7 +150,8 @@ class WeightedFoldData:
     """A fold as every row of X, with weight zero outside its training rows: no copy
     of X, memory flat (one weight per row). With ``list_rows``, the training rows are
     also handed to the objective (``active_rows``): a backend that takes them reads
-    only those rows in its loss passes."""
+    only those rows in its loss passes. ``list_rows="runs"`` lists them only where
+    they are :func:`mostly_runs`."""
 
     def __init__(self, X, target, sample_weight, train, list_rows=False):
         self.X = X
@@ -159,7 +160,10 @@ class WeightedFoldData:
         w[train] = 1.0 if sample_weight is None else sample_weight[train]
         self.sample_weight = w
         self.sw_sum = float(np.sum(w[train], dtype=np.float64))
-        self.active_rows = np.sort(train) if list_rows else None
+        rows = np.sort(train) if list_rows else None
+        if list_rows == "runs" and not mostly_runs(rows):
+            rows = None
+        self.active_rows = rows
 
 
 class FoldData:

@@ -109,6 +109,28 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 # ---------------------------------------------------------------------------------
 
 
+@njit(cache=True, nogil=True)
+def _binary_scratch(block_rows):
+    """A chunk's per-block scratch for :func:`_binary_block`: z, t, bits, dz, loss."""
+    return (np.empty(block_rows), np.empty(block_rows),
+            np.empty(block_rows, dtype=np.int64), np.empty(block_rows),
+            np.empty(block_rows))
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_block(X, y, s, has_sw, r0, nb, w, b, zb, tb, bits, dzb, lb, dw, J, db):
+    """The rows r0 .. r0 + nb of X: forward pass, per-row maths, then
+    ``dw += dz^T X_blk`` while the block is still in cache. Returns J and db with
+    the block's rows added one by one (the order of a caller adding them itself)."""
+    _dot_rows(X, r0, nb, w, b, zb)
+    _binary_rows_block(zb, y, s, has_sw, r0, nb, tb, bits, dzb, lb)
+    for r in range(nb):
+        J += lb[r]
+        db += dzb[r]
+    _accumulate_rows(X, r0, nb, dzb, dw)
+    return J, db
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _binary_sums_kernel(
     X,  # IN (n_samples, n_features)
@@ -131,22 +153,14 @@ def _binary_sums_kernel(
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        zb = np.empty(block_rows)
-        tb = np.empty(block_rows)
-        bits = np.empty(block_rows, dtype=np.int64)
-        dzb = np.empty(block_rows)
-        lb = np.empty(block_rows)
+        zb, tb, bits, dzb, lb = _binary_scratch(block_rows)
         dw = np.zeros(p)
         db = 0.0
         J = 0.0
         for r0 in range(start, stop, block_rows):
             nb = min(stop - r0, block_rows)
-            _dot_rows(X, r0, nb, w, b, zb)  # forward pass of the block
-            _binary_rows_block(zb, y, s, has_sw, r0, nb, tb, bits, dzb, lb)
-            for r in range(nb):
-                J += lb[r]
-                db += dzb[r]
-            _accumulate_rows(X, r0, nb, dzb, dw)  # gradient, the block still in cache
+            J, db = _binary_block(X, y, s, has_sw, r0, nb, w, b, zb, tb, bits, dzb, lb,
+                                  dw, J, db)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -176,11 +190,7 @@ def _binary_sums_rows_kernel(
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        zb = np.empty(block_rows)
-        tb = np.empty(block_rows)
-        bits = np.empty(block_rows, dtype=np.int64)
-        dzb = np.empty(block_rows)
-        lb = np.empty(block_rows)
+        zb, tb, bits, dzb, lb = _binary_scratch(block_rows)
         Xb = np.empty((block_rows, p), dtype=X.dtype)
         yb = np.empty(block_rows, dtype=y.dtype)
         sb = np.empty(block_rows, dtype=s.dtype)
@@ -190,12 +200,8 @@ def _binary_sums_rows_kernel(
         for i0 in range(start, stop, block_rows):
             nb = min(stop - i0, block_rows)
             Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
-            _dot_rows(Xr, r0, nb, w, b, zb)
-            _binary_rows_block(zb, yr, sr, has_sw, r0, nb, tb, bits, dzb, lb)
-            for r in range(nb):
-                J += lb[r]
-                db += dzb[r]
-            _accumulate_rows(Xr, r0, nb, dzb, dw)
+            J, db = _binary_block(Xr, yr, sr, has_sw, r0, nb, w, b, zb, tb, bits, dzb,
+                                  lb, dw, J, db)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -296,6 +302,14 @@ def _multinomial_accumulate(X, r0, n, D, dW):
         r += 1
 
 
+@njit(cache=True, nogil=True)
+def _multinomial_scratch(block_rows, K):
+    """A chunk's per-block scratch of the multinomial kernels: Z, E, bits, zmax, S."""
+    return (np.empty(block_rows * K), np.empty(block_rows * K),
+            np.empty(block_rows * K, dtype=np.int64), np.empty(block_rows),
+            np.empty(2 * block_rows))
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _multinomial_sums_kernel(
     X,  # IN (n_samples, n_features)
@@ -315,11 +329,7 @@ def _multinomial_sums_kernel(
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        Zb = np.empty(block_rows * K)
-        Eb = np.empty(block_rows * K)
-        bits = np.empty(block_rows * K, dtype=np.int64)
-        zmax = np.empty(block_rows)
-        Sb = np.empty(2 * block_rows)
+        Zb, Eb, bits, zmax, Sb = _multinomial_scratch(block_rows, K)
         dW = np.zeros((K, p))
         dB = np.zeros(K)
         J = 0.0
@@ -327,7 +337,7 @@ def _multinomial_sums_kernel(
             nb = min(stop - r0, block_rows)
             _multinomial_scores(X, r0, nb, W, B, Zb)
             J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, Sb, dB, J)
-            _multinomial_accumulate(X, r0, nb, Eb, dW)  # the block still in cache
+            _multinomial_accumulate(X, r0, nb, Eb, dW)
         for k in range(K):
             for j in range(p):
                 part[c, k, j] = dW[k, j]
@@ -348,11 +358,7 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        Zb = np.empty(block_rows * K)
-        Eb = np.empty(block_rows * K)
-        bits = np.empty(block_rows * K, dtype=np.int64)
-        zmax = np.empty(block_rows)
-        Sb = np.empty(2 * block_rows)
+        Zb, Eb, bits, zmax, Sb = _multinomial_scratch(block_rows, K)
         Xb = np.empty((block_rows, p), dtype=X.dtype)
         yb = np.empty(block_rows, dtype=y.dtype)
         sb = np.empty(block_rows, dtype=s.dtype)
@@ -373,6 +379,17 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
     return part
 
 
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _row_scores(xr, W, B, zr):
+    """zr = W xr + B for one row xr of X (zr in X's dtype)."""
+    p = xr.shape[0]
+    for k in range(W.shape[0]):
+        acc = 0.0
+        for j in range(p):
+            acc += xr[j] * W[k, j]
+        zr[k] = acc + B[k]
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _linear_predict_kernel(
     X,  # IN (n_samples, n_features)
@@ -380,28 +397,15 @@ def _linear_predict_kernel(
     B,  # IN (n_classes,) float64
     Z,  # OUT (n_samples, n_classes)
 ):
-    m, p = X.shape
-    K = W.shape[0]
-    for i in prange(m):
-        for k in range(K):
-            acc = 0.0
-            for j in range(p):
-                acc += X[i, j] * W[k, j]
-            Z[i, k] = acc + B[k]
+    for i in prange(X.shape[0]):
+        _row_scores(X[i], W, B, Z[i])
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _linear_predict_rows_kernel(X, rows, W, B, Z):
     """Z[i] = X[rows[i]] W^T + B: :func:`_linear_predict_kernel` over listed rows."""
-    p = X.shape[1]
-    K = W.shape[0]
     for i in prange(rows.shape[0]):
-        xr = X[rows[i]]
-        for k in range(K):
-            acc = 0.0
-            for j in range(p):
-                acc += xr[j] * W[k, j]
-            Z[i, k] = acc + B[k]
+        _row_scores(X[rows[i]], W, B, Z[i])
 
 
 # ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._elementary import _FASTMATH, _exp_nonpos_block, _log1p_unit
+from ._elementary import _FASTMATH, _binary_rows_block
 from ._threads import n_threads_for, sample_weights, thread_scope
 from .dense import BLOCK_ROWS, _multinomial_accumulate, _multinomial_scores
 
@@ -38,10 +38,10 @@ def _fold_rows_block(Zb, y, s, has_sw, member, bit, r0, nb, F, Tb, Yb, Sb, Lb, b
     Tb, Yb, Sb, Lb, bits  # SCRATCH (>= nb * F,)
     Db  # OUT (>= nb * F,) the row's weight in fold q times (sigmoid(z) - y)
     Jq, dBq  # IN/OUT (F,) each fold's running loss and intercept-gradient sums
-    The labels and weights are spread to the (row, fold) pairs first, so that the
-    maths itself is one flat loop that LLVM vectorises.
+    The labels and weights (zero where the row is not one of the fold's) are spread
+    to the (row, fold) pairs first, so that the maths is the binary kernel's own
+    (:func:`._elementary._binary_rows_block`), one flat loop over the pairs.
     """
-    n = nb * F
     for r in range(nb):
         yi = np.float64(y[r0 + r])
         si = np.float64(s[r0 + r]) if has_sw else 1.0
@@ -49,16 +49,7 @@ def _fold_rows_block(Zb, y, s, has_sw, member, bit, r0, nb, F, Tb, Yb, Sb, Lb, b
         for q in range(F):
             Yb[r * F + q] = yi
             Sb[r * F + q] = si if (mi >> bit[q]) & 1 else 0.0
-    for i in range(n):
-        Tb[i] = -abs(Zb[i])
-    _exp_nonpos_block(Tb, n, Tb, bits)  # exp(-|z|) in (0, 1]
-    for i in range(n):
-        zi = Zb[i]
-        ti = Tb[i]
-        yi = Yb[i]
-        a = (1.0 if zi >= 0 else ti) / (1.0 + ti)
-        Lb[i] = Sb[i] * (max(zi, 0.0) + _log1p_unit(ti) - yi * zi)
-        Db[i] = Sb[i] * (a - yi)
+    _binary_rows_block(Zb, Yb, Sb, True, 0, nb * F, Tb, bits, Db, Lb)
     for r in range(nb):
         for q in range(F):
             Jq[q] += Lb[r * F + q]

@@ -109,15 +109,8 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 # ---------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _binary_scratch(block_rows):
-    """A chunk's per-block scratch for :func:`_binary_block`: z, t, bits, dz, loss."""
-    return (np.empty(block_rows), np.empty(block_rows),
-            np.empty(block_rows, dtype=np.int64), np.empty(block_rows),
-            np.empty(block_rows))
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
+      inline="always")
 def _binary_block(X, y, s, has_sw, r0, nb, w, b, zb, tb, bits, dzb, lb, dw, J, db):
     """The rows r0 .. r0 + nb of X: forward pass, per-row maths, then
     ``dw += dz^T X_blk`` while the block is still in cache. Returns J and db with
@@ -153,7 +146,11 @@ def _binary_sums_kernel(
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        zb, tb, bits, dzb, lb = _binary_scratch(block_rows)
+        zb = np.empty(block_rows)
+        tb = np.empty(block_rows)
+        bits = np.empty(block_rows, dtype=np.int64)
+        dzb = np.empty(block_rows)
+        lb = np.empty(block_rows)
         dw = np.zeros(p)
         db = 0.0
         J = 0.0
@@ -190,7 +187,11 @@ def _binary_sums_rows_kernel(
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        zb, tb, bits, dzb, lb = _binary_scratch(block_rows)
+        zb = np.empty(block_rows)
+        tb = np.empty(block_rows)
+        bits = np.empty(block_rows, dtype=np.int64)
+        dzb = np.empty(block_rows)
+        lb = np.empty(block_rows)
         Xb = np.empty((block_rows, p), dtype=X.dtype)
         yb = np.empty(block_rows, dtype=y.dtype)
         sb = np.empty(block_rows, dtype=s.dtype)
@@ -302,14 +303,6 @@ def _multinomial_accumulate(X, r0, n, D, dW):
         r += 1
 
 
-@njit(cache=True, nogil=True)
-def _multinomial_scratch(block_rows, K):
-    """A chunk's per-block scratch of the multinomial kernels: Z, E, bits, zmax, S."""
-    return (np.empty(block_rows * K), np.empty(block_rows * K),
-            np.empty(block_rows * K, dtype=np.int64), np.empty(block_rows),
-            np.empty(2 * block_rows))
-
-
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _multinomial_sums_kernel(
     X,  # IN (n_samples, n_features)
@@ -329,7 +322,11 @@ def _multinomial_sums_kernel(
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        Zb, Eb, bits, zmax, Sb = _multinomial_scratch(block_rows, K)
+        Zb = np.empty(block_rows * K)
+        Eb = np.empty(block_rows * K)
+        bits = np.empty(block_rows * K, dtype=np.int64)
+        zmax = np.empty(block_rows)
+        Sb = np.empty(2 * block_rows)
         dW = np.zeros((K, p))
         dB = np.zeros(K)
         J = 0.0
@@ -337,7 +334,7 @@ def _multinomial_sums_kernel(
             nb = min(stop - r0, block_rows)
             _multinomial_scores(X, r0, nb, W, B, Zb)
             J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, Sb, dB, J)
-            _multinomial_accumulate(X, r0, nb, Eb, dW)
+            _multinomial_accumulate(X, r0, nb, Eb, dW)  # the block still in cache
         for k in range(K):
             for j in range(p):
                 part[c, k, j] = dW[k, j]
@@ -358,7 +355,11 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        Zb, Eb, bits, zmax, Sb = _multinomial_scratch(block_rows, K)
+        Zb = np.empty(block_rows * K)
+        Eb = np.empty(block_rows * K)
+        bits = np.empty(block_rows * K, dtype=np.int64)
+        zmax = np.empty(block_rows)
+        Sb = np.empty(2 * block_rows)
         Xb = np.empty((block_rows, p), dtype=X.dtype)
         yb = np.empty(block_rows, dtype=y.dtype)
         sb = np.empty(block_rows, dtype=s.dtype)
@@ -379,7 +380,8 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
     return part
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
+      inline="always")
 def _row_scores(xr, W, B, zr):
     """zr = W xr + B for one row xr of X (zr in X's dtype)."""
     p = xr.shape[0]

@@ -217,8 +217,8 @@ def _binary_hessian_csr_kernel(
             nb = min(bounds[c + 1] - r0, block_rows)
             _csr_dot_rows(data, indices, indptr, r0, nb, w, b, zb)
             for r in range(nb):
-                tb[r] = -abs(zb[r])
-            _exp_nonpos_block(tb, nb, tb, bits)  # t = exp(-|z|)
+                zb[r] = -abs(zb[r])
+            _exp_nonpos_block(zb, nb, tb, bits)  # t = exp(-|z|), not in place
             for r in range(nb):
                 t = tb[r]
                 u = 1.0 + t
@@ -274,8 +274,8 @@ def _multinomial_hessian_csr_kernel(
                 zmax[r] = zm
             for r in range(nb):
                 for k in range(K):
-                    Eb[r * K + k] = Zb[r * K + k] - zmax[r]
-            _exp_nonpos_block(Eb, nb * K, Eb, bits)  # unnormalised probabilities
+                    Zb[r * K + k] -= zmax[r]
+            _exp_nonpos_block(Zb, nb * K, Eb, bits)  # unnormalised probabilities
             for r in range(nb):
                 e = Eb[r * K:(r + 1) * K]
                 S = 0.0

@@ -88,6 +88,30 @@ def test_numba_linear_predict_of_listed_rows(rng, dtype):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("group_size", [1, 4])
+def test_numba_predict_classes_of_listed_rows(rng, dtype, group_size):
+    """Several models' classes in one pass: linear_predict's scores, then z > 0 (one
+    row per model) or the first argmax of each model's rows (ties included)."""
+    X = rng.standard_normal((503, 9)).astype(dtype)
+    n_models = 5
+    W = rng.standard_normal((n_models * group_size, 9))
+    B = rng.standard_normal(n_models * group_size)
+    if group_size > 1:  # model 1: classes 1 and 3 tie everywhere, class 1 first
+        W[group_size + 1] += 5.0 * np.abs(W[group_size + 1]).max()  # they win often
+        W[group_size + 3], B[group_size + 3] = W[group_size + 1], B[group_size + 1]
+    for rows in (np.arange(503), np.sort(rng.choice(503, 200, replace=False)),
+                 np.array([502, 0, 7]), np.zeros(0, dtype=np.intp)):
+        got = nbb.predict_classes(X, W, B, group_size, rows)
+        Z = nbb.linear_predict(X, W, B, rows=rows).reshape(len(rows), n_models,
+                                                           group_size)
+        want = (Z[:, :, 0] > 0).astype(np.int64) if group_size == 1 else Z.argmax(axis=2)
+        assert got.dtype == np.int64 and got.shape == (len(rows), n_models)
+        np.testing.assert_array_equal(got, want)
+        if group_size > 1 and len(rows) == 503:
+            assert np.any(got[:, 1] == 1) and not np.any(got[:, 1] == 3)
+
+
 @pytest.mark.parametrize("name", CPU_BACKENDS)
 @pytest.mark.parametrize("layout", ["F", "strided_rows", "strided_cols"])
 def test_non_contiguous_X(rng, name, layout):

@@ -245,6 +245,35 @@ def test_csr_and_backends_give_the_same_model(backend, n_classes):
         _close(est.coef_, reference.coef_, 1e-6)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_accuracy_from_listed_test_rows_equals_the_scorer(monkeypatch, n_classes):
+    """scoring=None on the Numba backend: every C's predicted classes in one pass over
+    the listed test rows (FoldModel.path_classes), never copied. The scorer route
+    (scoring="accuracy": copied test rows, one predict per C) gives the same scores,
+    sample weights included."""
+    from fastlr import _cv_path
+
+    X, y = _data(n_classes, n_samples=300)
+    sw = np.random.default_rng(3).uniform(0.5, 2.0, len(y))
+    calls = []
+    original = _cv_path.FoldModel.path_classes
+
+    def spy(self, X_test, coefs):
+        out = original(self, X_test, coefs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_cv_path.FoldModel, "path_classes", spy)
+    params = dict(Cs=6, cv=3, l1_ratios=(0.0,), backend="numba",
+                  use_legacy_attributes=False, tol=1e-6)
+    listed = LogisticRegressionCV(scoring=None, **params).fit(X, y, sample_weight=sw)
+    assert calls == [True] * 3
+    scored = LogisticRegressionCV(scoring="accuracy", **params).fit(X, y,
+                                                                    sample_weight=sw)
+    np.testing.assert_array_equal(listed.scores_, scored.scores_)
+    assert listed.C_ == scored.C_
+
+
 def test_path_order_does_not_depend_on_the_order_of_Cs():
     """Each fold's path runs from the smallest C up, whatever the order of Cs; the
     attributes follow the order of Cs."""

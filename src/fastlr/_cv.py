@@ -403,8 +403,8 @@ class LogisticRegressionCV(LogisticRegression):
             if on_dask:
                 X_test = dask_test_rows(data.X, test)
             else:
-                X_test = fold_test_rows(data.X, test, take, scorer, n_rows,
-                                   settings.backend_used)
+                X_test = fold_test_rows(data.X, test, take, scorer,
+                                        settings.backend_used)
             y_test = y_checked[test]
             sw_test = None if raw_sw is None else raw_sw[test]
             score_params = {}

@@ -26,7 +26,7 @@ Hessians, whose Hessian passes would read every row at full compute cost: its fo
 are copied, as are CSR folds. A copy goes into one buffer (:class:`RowBuffer`) that
 every fold's training rows and then its test rows reuse, copied by all threads
 (:func:`take_rows`); with a callback set each fold gets arrays of its own. The test
-rows of a binary model scored by accuracy are not copied either
+rows of a model scored by accuracy are not copied either
 (:func:`fold_test_rows`).
 
 A Dask X always takes zero weights (:class:`DaskFoldData`): copying its training rows
@@ -399,6 +399,22 @@ class FoldModel(LogisticRegression):
         return finish(backend.linear_predict(X, self._dense_coef(), self.intercept_,
                                              n_threads=self._n_threads()))
 
+    def path_classes(self, X, coefs):
+        """The class indices predicted at every point of the path, shape (n_samples,
+        n_cs), for listed test rows (:class:`ListedRows`): one pass over those rows
+        for all points (:func:`fastlr.backends.numba.dense.predict_classes`); the
+        scores the classes come from are those of :meth:`_predict`, bit for bit. None
+        for any other X."""
+        if not isinstance(X, ListedRows):
+            return None
+        n_cs, n_rows, n_dof = coefs.shape
+        _, backend = self._backend_for(X.X)
+        p = self.n_features_in_
+        W = coefs[:, :, :p].reshape(n_cs * n_rows, p)
+        B = coefs[:, :, p].reshape(-1) if n_dof > p else np.zeros(n_cs * n_rows)
+        return backend.predict_classes(X.X, W, B, n_rows, X.rows,
+                                       n_threads=self._n_threads())
+
     def path_scores(self, X, coefs):
         """``X W^T + B`` for every point of a binary path at once, shape (n_samples,
         n_cs, 1): one pass over X instead of one per point, where a point's scores
@@ -414,31 +430,26 @@ class FoldModel(LogisticRegression):
         W = np.ascontiguousarray(coefs[:, :, :p].reshape(n_cs * n_rows, p))
         B = np.ascontiguousarray(coefs[:, :, p].reshape(-1) if n_dof > p
                                  else np.zeros(n_cs * n_rows))
-        if isinstance(X, ListedRows):
-            _, backend = self._backend_for(X.X)
-            Z = backend.linear_predict(X.X, W, B, n_threads=self._n_threads(),
-                                       rows=X.rows)
-        else:
-            _, backend = self._backend_for(X)
-            Z = backend.linear_predict(X, W, B, n_threads=self._n_threads())
+        _, backend = self._backend_for(X)
+        Z = backend.linear_predict(X, W, B, n_threads=self._n_threads())
         return Z.reshape(Z.shape[0], n_cs, n_rows)
 
 
 class ListedRows:
-    """A fold's test rows as X and their indices, never copied: what the accuracy of
-    a binary path needs is their scores, one pass over the listed rows
-    (:meth:`FoldModel.path_scores`)."""
+    """A fold's test rows as X and their indices, never copied: what a path's
+    accuracy needs is the classes predicted for them, one pass over the listed rows
+    (:meth:`FoldModel.path_classes`)."""
 
     def __init__(self, X, rows):
         self.X, self.rows = X, np.asarray(rows, dtype=np.intp)
 
 
-def fold_test_rows(X, test, take, scorer, n_rows, backend_name):
+def fold_test_rows(X, test, take, scorer, backend_name):
     """A fold's test rows for :func:`score_path`: listed (:class:`ListedRows`) where
-    only their scores are needed (accuracy of the binary model, a dense X on the
-    Numba backend, whose ``linear_predict`` takes ``rows``), else ``take(X, test)``
-    (a copy: a scorer is handed X)."""
-    if scorer is None and n_rows == 1 and backend_name == "numba" and _dense(X):
+    only the classes predicted for them are needed (accuracy, a dense X on the Numba
+    backend, which has ``predict_classes``), else ``take(X, test)`` (a copy: a scorer
+    is handed X)."""
+    if scorer is None and backend_name == "numba" and _dense(X):
         return ListedRows(X, test)
     return take(X, test)
 
@@ -478,6 +489,12 @@ def score_path(model, coefs, Cs, scorer, X_test, y_test, sw_test, score_params):
     score_params : the scorer's other parameters, already restricted to the test rows
     """
     p = model.n_features_in_
+    if scorer is None:
+        classes = model.path_classes(X_test, coefs)
+        if classes is not None:  # model.score's accuracy at every C, from one pass
+            return np.array([float(_average(y_test == model.classes_[classes[:, i]],
+                                            weights=sw_test, normalize=True, xp=np))
+                             for i in range(len(Cs))])
     model.test_X = X_test
     Z = model.path_scores(X_test, coefs)
     scores = np.empty(len(Cs))

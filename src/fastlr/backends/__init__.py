@@ -60,6 +60,16 @@ n_threads=None) -> (J_sum, dW_sum, dB_sum, H_sum)``
 ``linear_predict(X, W, B, n_threads=None) -> Z``
     Z  # OUT (n_samples, n_classes), dtype of X: X W^T + B
 
+``predict_classes(X, W, B, group_size, rows, n_threads=None) -> classes``
+    W  # IN (n_models * group_size, n_features); B  # IN (n_models * group_size,)
+    rows  # IN (n_rows,) int, rows of X
+    classes  # OUT (n_rows, n_models) int64: per model (``group_size`` rows of W: 1
+             # binary, n_classes multinomial), the class index its
+             # ``linear_predict`` scores give for ``X[rows]`` (``z > 0``, or the first
+             # ``argmax``)
+    Optional, dense X only: the accuracy of a fold's models at every ``C`` in one
+    pass over its test rows, never copied (:mod:`fastlr._cv_path`).
+
 ``is_available() -> bool`` and ``NAME``.
 
 ``X`` is a C-contiguous ndarray or a ``scipy.sparse`` CSR matrix whose structure the

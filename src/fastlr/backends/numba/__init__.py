@@ -91,6 +91,14 @@ def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
                                            n_threads=n_threads)
 
 
+def predict_classes(X, W, B, group_size, rows, n_threads=None):
+    """The classes several models predict for ``X[rows]``, dense X only (see
+    :func:`.dense.predict_classes`); an optional backend function."""
+    from . import dense
+
+    return dense.predict_classes(X, W, B, group_size, rows, n_threads=n_threads)
+
+
 def linear_predict(X, W, B, n_threads=None, **options):
     """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`;
     dense X also takes ``rows=`` (``X[rows] W^T + B``, the rows read in place)."""

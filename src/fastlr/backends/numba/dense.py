@@ -410,6 +410,32 @@ def _linear_predict_rows_kernel(X, rows, W, B, Z):
         _row_scores(X[rows[i]], W, B, Z[i])
 
 
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _predict_classes_rows_kernel(X, rows, W, B, K, n_chunks, out):
+    """out[i, g] = the class the g-th model of W predicts for X[rows[i]]: models of K
+    rows of W each, ``argmax_k`` of their scores (the first of equal ones), or for
+    K = 1 (binary) 1 where the score is > 0. The scores are :func:`_row_scores`'s,
+    those of :func:`_linear_predict_rows_kernel`, and never stored."""
+    n = rows.shape[0]
+    n_groups = W.shape[0] // K
+    chunk = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        z = np.empty(W.shape[0], dtype=X.dtype)
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            _row_scores(X[rows[i]], W, B, z)
+            for g in range(n_groups):
+                if K == 1:
+                    out[i, g] = 1 if z[g] > 0 else 0
+                else:
+                    best = 0
+                    top = z[g * K]
+                    for k in range(1, K):
+                        if z[g * K + k] > top:
+                            top = z[g * K + k]
+                            best = k
+                    out[i, g] = best
+
+
 # ---------------------------------------------------------------------------------
 # Drivers
 # ---------------------------------------------------------------------------------
@@ -483,6 +509,23 @@ def linear_predict(X, W, B, n_threads=None, rows=None):
             _linear_predict_rows_kernel(X, np.ascontiguousarray(rows, dtype=np.intp), W,
                                         B, Z)
     return Z
+
+
+def predict_classes(X, W, B, group_size, rows, n_threads=None):
+    """The classes that the models stacked in W (``group_size`` rows each: 1 for a
+    binary model, ``n_classes`` for a multinomial one) predict for ``X[rows]``, as
+    an int64 array of shape (len(rows), n_models) of class indices: one pass over
+    the listed rows (read in place) for every model, instead of one per model and an
+    array of scores per model."""
+    W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
+    B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
+    rows = np.ascontiguousarray(rows, dtype=np.intp)
+    n_threads = n_threads_for(n_threads, len(rows) * X.shape[1] * W.shape[0])
+    out = np.empty((len(rows), W.shape[0] // group_size), dtype=np.int64)
+    n_chunks = _n_chunks(len(rows), n_threads, BLOCK_ROWS)
+    with thread_scope(n_threads):
+        _predict_classes_rows_kernel(X, rows, W, B, int(group_size), n_chunks, out)
+    return out
 
 
 @njit(parallel=True, cache=True)

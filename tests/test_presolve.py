@@ -116,4 +116,5 @@ def test_no_subsample_of_data_on_a_device():
                             None, 2, True, 0.1)
     assert obj.subsample(16) is None
     coef0 = np.zeros(13)
-    assert solvers.presolve("lbfgs", obj, None, coef0, tol=1e-4, max_iter=10) is coef0
+    start, memory = solvers.presolve("lbfgs", obj, None, coef0, tol=1e-4, max_iter=10)
+    assert start is coef0 and memory == []

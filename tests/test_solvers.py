@@ -65,6 +65,68 @@ def test_owlqn_without_l1_is_lbfgs(rng):
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-6, atol=1e-6 * np.abs(b.coef).max())
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lbfgs_memory_is_the_curvature_of_its_last_steps(rng, n_classes):
+    """lbfgs hands back up to MEMORY pairs (s, y) of its accepted iterates, oldest
+    first: positive curvature, and near the optimum y = H s for the exact Hessian."""
+    obj, pen = _problem(rng, n_classes, l1_ratio=0.0, C=1.0)
+    res = solvers.lbfgs(obj, np.zeros(obj.n_coef), tol=1e-8, max_iter=500)
+    assert res.converged and res.n_iter > 10
+    assert len(res.memory) == 10  # L-BFGS-B's maxcor, scikit-learn's
+    for s, y in res.memory:
+        assert np.dot(s, y) > 0
+    s, y = res.memory[-1]
+    _, _, H = obj.loss_grad_hess(res.coef)
+    np.testing.assert_allclose(y, H @ s, atol=1e-3 * np.abs(y).max())
+    x_last = res.coef - s  # the pairs end at the solution
+    np.testing.assert_allclose(obj.loss_grad(res.coef)[1] - obj.loss_grad(x_last)[1], y,
+                               rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lbfgs_from_memory_reaches_lbfgs_optimum_in_fewer_iterations(rng, n_classes):
+    """Started from a sample's solution and curvature pairs (what the presolve hands
+    over), L-BFGS with that memory reaches the optimum L-BFGS-B reaches, with fewer
+    iterations than L-BFGS-B from the same start; bad pairs (another problem's) and
+    no pairs still get there."""
+    obj, pen = _problem(rng, n_classes, n=4000, l1_ratio=0.0, C=1.0)
+    sample = obj.subsample(4)
+    pre = solvers.lbfgs(sample, np.zeros(obj.n_coef), tol=1e-6, max_iter=500)
+    ref = solvers.lbfgs(obj, np.zeros(obj.n_coef), tol=1e-10, max_iter=1000)
+    scale = np.abs(ref.coef).max()
+    plain = solvers.lbfgs(obj, pre.coef, tol=1e-6, max_iter=500)
+    seeded = solvers.lbfgs_from_memory(obj, pre.coef, pre.memory, tol=1e-6,
+                                                    max_iter=500)
+    assert seeded.converged and seeded.n_iter < plain.n_iter
+    assert np.all(np.diff(seeded.loss_curve) <= 1e-15)
+    assert np.max(np.abs(obj.loss_grad(seeded.coef)[1])) <= 1e-6
+    np.testing.assert_allclose(seeded.coef, ref.coef, atol=1e-4 * scale)
+    other, _ = _problem(np.random.default_rng(99), n_classes, n=300, l1_ratio=0.0,
+                        C=1e-3)
+    bad = solvers.lbfgs(other, np.zeros(other.n_coef), tol=1e-8, max_iter=500).memory
+    for memory in (bad, []):
+        res = solvers.lbfgs_from_memory(obj, pre.coef, memory, tol=1e-8,
+                                                     max_iter=500)
+        assert res.converged
+        np.testing.assert_allclose(res.coef, ref.coef, atol=1e-5 * scale)
+
+
+def test_lbfgs_from_memory_warns_and_stops_as_asked(rng):
+    obj, pen = _problem(rng, l1_ratio=0.0, C=1.0)
+    x0 = np.zeros(obj.n_coef)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        res = solvers.lbfgs_from_memory(obj, x0, [], tol=1e-12, max_iter=2)
+    assert res.n_iter == 2 and not res.converged
+    seen = []
+    res = solvers.lbfgs_from_memory(
+        obj, x0, [], tol=1e-12, max_iter=100, callback=lambda x: seen.append(x) or True)
+    assert res.stopped and res.n_iter == 1 and len(seen) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = solvers.lbfgs_from_memory(obj, x0, [], tol=1e-4, max_iter=0)
+    assert res.n_iter == 0 and np.array_equal(res.coef, x0)
+
+
 def test_strong_l1_gives_all_zero_coefficients(rng):
     """Above the critical strength (l1 >= max |grad at w = 0, b optimal|) w = 0."""
     obj, pen = _problem(rng, C=1.0)

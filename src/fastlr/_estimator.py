@@ -389,14 +389,16 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
                                       n_threads, sw_sum=data.sw_sum)
         self.solver_ = _solvers.fastlr_solver(self.solver, penalty, objective)
         coef0 = self._start(objective)
+        memory = []
         tasks = None
         with _blas_single_thread(backend_name == "numba"):
             if not (self.warm_start and hasattr(self, "coef_")):
-                coef0 = _solvers.presolve(self.solver_, objective, penalty, coef0,
-                                          tol=self.tol, max_iter=self.max_iter)
+                coef0, memory = _solvers.presolve(self.solver_, objective, penalty,
+                                                  coef0, tol=self.tol,
+                                                  max_iter=self.max_iter)
             if self._wants_callbacks():
                 tasks = self._iteration_tasks(objective, data, y, sample_weight, coef0)
-            res = self._solve(objective, penalty, data, coef0, tasks)
+            res = self._solve(objective, penalty, data, coef0, tasks, memory)
         W, B = objective.unpack(res.coef)
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(B))):  # defensive
             raise ValueError("The fit produced non-finite coefficients; rescale X.")
@@ -442,8 +444,9 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
         return IterationTasks(root, self, data.X, labels, metadata, unpack, coef0,
                               f"{self.solver_}-iter")
 
-    def _solve(self, objective, penalty, data, coef0, callback=None):
-        """Run the chosen solver on ``objective``; returns its ``SolverResult``."""
+    def _solve(self, objective, penalty, data, coef0, callback=None, memory=None):
+        """Run the chosen solver on ``objective`` (``memory``: the presolve's
+        curvature pairs); returns its ``SolverResult``."""
         lr = self.learning_rate
         if self.solver_ == "gd" and lr == "auto":
             lr = _solvers.gd_auto_learning_rate(
@@ -453,7 +456,7 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
         return _solvers.solve(self.solver_, objective, penalty, coef0, tol=self.tol,
                               max_iter=self.max_iter, verbose=self.verbose,
                               learning_rate=float(lr) if self.solver_ == "gd" else None,
-                              callback=callback)
+                              callback=callback, memory=memory)
 
     # -- sparse coefficients ---------------------------------------------------------
 

@@ -4,7 +4,9 @@ loss plus the penalty's L2 term) at a flat coefficient vector, and the penalty
 every kind of input.
 
 ``lbfgs`` (:mod:`.lbfgs`)
-    scipy's L-BFGS-B with scikit-learn's settings; smooth penalties only.
+    scipy's L-BFGS-B with scikit-learn's settings; smooth penalties only. After a
+    presolve, L-BFGS with the same stopping tests whose Hessian model starts from the
+    presolve's curvature pairs (``lbfgs_from_memory``).
 ``newton`` (:mod:`.newton`)
     Newton's method with a Cholesky solve and the exact Hessian (scikit-learn's
     "newton-cholesky"); smooth penalties only.
@@ -23,11 +25,11 @@ Every solver returns a :class:`SolverResult` and calls an optional
 from ._common import SolverResult, check_finite
 from ._dispatch import MAX_HESSIAN_BYTES, fastlr_solver, presolve, solve
 from .gd import gd, gd_auto_learning_rate
-from .lbfgs import lbfgs
+from .lbfgs import lbfgs, lbfgs_from_memory
 from .newton import newton
 from .owlqn import owlqn
 from .proxnewton import proxnewton
 
 __all__ = ["MAX_HESSIAN_BYTES", "SolverResult", "check_finite", "fastlr_solver", "gd",
-           "gd_auto_learning_rate", "lbfgs", "newton", "owlqn", "presolve", "proxnewton",
-           "solve"]
+           "gd_auto_learning_rate", "lbfgs", "lbfgs_from_memory", "newton", "owlqn",
+           "presolve", "proxnewton", "solve"]

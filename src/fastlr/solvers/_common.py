@@ -24,13 +24,33 @@ from sklearn.exceptions import ConvergenceWarning
 class SolverResult:
     """coef: the flat solution; n_iter: iterations made; converged: the stopping
     test passed (False also when a callback stopped the solver); loss_curve: the
-    objective after each iteration; stopped: a callback asked to stop."""
+    objective after each iteration; stopped: a callback asked to stop; memory: the
+    quasi-Newton solvers' last curvature pairs ``(s, y)`` (a model of the Hessian
+    near ``coef``), empty for the others."""
 
     coef: np.ndarray
     n_iter: int
     converged: bool
     loss_curve: list = field(default_factory=list)
     stopped: bool = False
+    memory: list = field(default_factory=list)
+
+
+def two_loop(g, pairs):
+    """``H g`` for L-BFGS's inverse-Hessian model ``H`` from ``pairs`` of
+    ``(s, y, rho)``, oldest first, ``rho = 1 / (s . y)`` (Nocedal and Wright,
+    Algorithm 7.4, with the initial ``H0 = (s . y) / (y . y)`` of the newest pair)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * np.dot(s, q)
+        q -= a * y
+        alphas.append(a)
+    s, y, _ = pairs[-1]
+    q *= np.dot(s, y) / np.dot(y, y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        q += (a - rho * np.dot(y, q)) * s
+    return q
 
 
 def check_finite(objective, J, grad, it):

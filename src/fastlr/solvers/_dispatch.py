@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .gd import gd
-from .lbfgs import lbfgs
+from .lbfgs import lbfgs, lbfgs_from_memory
 from .newton import newton
 from .owlqn import owlqn
 from .proxnewton import proxnewton
@@ -83,8 +83,11 @@ def fastlr_solver(solver, penalty, objective=None):
 
 
 def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
-          learning_rate=None, callback=None, path_state=None):
+          learning_rate=None, callback=None, path_state=None, memory=None):
     """Run the fastlr solver ``name`` (see :func:`fastlr_solver`); its SolverResult.
+
+    ``memory``: curvature pairs that came with ``coef0`` (:func:`presolve`'s); lbfgs
+    then starts its Hessian model from them (:func:`.lbfgs.lbfgs_from_memory`).
 
     ``path_state``: a dict kept by the caller across a sequence of fits of the same
     ``objective`` with different penalties (a regularisation path): proximal Newton
@@ -94,6 +97,8 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
     """
     common = dict(tol=tol, max_iter=max_iter, verbose=verbose, callback=callback)
     if name == "lbfgs":
+        if memory:
+            return lbfgs_from_memory(objective, coef0, memory, **common)
         return lbfgs(objective, coef0, **common)
     if name == "newton":
         return newton(objective, coef0, **common)
@@ -156,21 +161,28 @@ def presolve(name, objective, penalty, coef0, *, tol, max_iter):
     The objective on every ``PRESOLVE_STEP``-th row (same penalty strength) has its
     optimum within sampling error of the full one (about ``1 / sqrt(n_rows / step)``
     relative), and costs ``1 / PRESOLVE_STEP`` of a pass per evaluation. From there the
-    fit on all rows needs fewer passes over X: L-BFGS builds its curvature model from
-    steps that are already short, Newton's method starts in its quadratic phase. The
-    fit on all rows still runs to its own stopping test, so the model is the one that
-    test accepts. Returns ``coef0`` unchanged where there is no sample worth taking
-    (see the thresholds above; Dask or GPU data; a class missing from the sample) or the presolve does not give a finite point; ``"gd"`` is not presolved.
+    fit on all rows needs fewer passes over X: L-BFGS starts from the sample's
+    curvature pairs (its Hessian is the full one's, up to sampling error), Newton's
+    method starts in its quadratic phase. The fit on all rows still runs to its own
+    stopping test, so the model is the one that test accepts.
+
+    Returns ``(coef, memory)``: the start, and lbfgs's last curvature pairs on the
+    sample (empty for the other solvers), for :func:`solve`. ``coef0`` and no pairs
+    where there is no sample worth taking (see the thresholds above; Dask or GPU
+    data; a class missing from the sample) or the presolve does not give a finite
+    point; ``"gd"`` and the proximal Newton solvers are not presolved.
     """
     if name in ("gd", "proxnewton", "proxnewton-ws") or max_iter == 0:
-        return coef0
+        return coef0, []
     sub = _sample(objective)
     if sub is None:
-        return coef0
+        return coef0, []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
             res = solve(name, sub, penalty, coef0, tol=tol, max_iter=max_iter)
         except ValueError:  # non-finite: the fit on all rows will say why
-            return coef0
-    return res.coef if np.all(np.isfinite(res.coef)) else coef0
+            return coef0, []
+    if not np.all(np.isfinite(res.coef)):
+        return coef0, []
+    return res.coef, res.memory

@@ -35,25 +35,11 @@ from ._common import (
     check_finite,
     end_iteration,
     stalled,
+    two_loop,
     warn_not_converged,
 )
 
 _C1 = 1e-4  # sufficient decrease (Armijo) constant
-
-
-def _two_loop(pg, pairs):
-    """``H pg`` for L-BFGS's inverse-Hessian model ``H`` from ``pairs`` of ``(s, y, rho)``."""
-    q = pg.copy()
-    alphas = []
-    for s, y, rho in reversed(pairs):
-        a = rho * np.dot(s, q)
-        q -= a * y
-        alphas.append(a)
-    s, y, _ = pairs[-1]
-    q *= np.dot(s, y) / np.dot(y, y)
-    for (s, y, rho), a in zip(pairs, reversed(alphas)):
-        q += (a - rho * np.dot(y, q)) * s
-    return q
 
 
 def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
@@ -81,7 +67,7 @@ def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
                 d = -pg
                 t = min(1.0, 1.0 / np.linalg.norm(pg))
             else:
-                d = -_two_loop(pg, pairs)
+                d = -two_loop(pg, pairs)
                 t = 1.0
             d[:k][d[:k] * pg[:k] >= 0] = 0.0  # stay in the orthant -pg points to
             if np.dot(pg, d) >= 0:  # no descent: the model is stale

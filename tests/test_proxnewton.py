@@ -65,6 +65,42 @@ def test_proxnewton_and_owlqn_reach_the_same_model(n_classes, l1_ratio):
     assert 0 < np.count_nonzero(a.coef[: pen.n_penalised] == 0) < pen.n_penalised
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_saga_step_test_leaves_coefficients_within_tol(n_classes):
+    """A fit stops on scikit-learn's saga test applied to each step (every coefficient,
+    relative to the largest): the model is then within a small fraction of tol of the
+    optimum; the pseudo-gradient test (step_test=False, the points of a CV path)
+    stops no later and may be further off."""
+    X, y = make_classification(4000, 30, n_informative=8, n_redundant=4,
+                               n_classes=n_classes, random_state=5)
+    n_rows = 1 if n_classes == 2 else n_classes
+    obj = LogisticObjective(numpy_backend, X, y if n_classes > 2 else y * 1.0, None,
+                            n_classes, True, 0.0)
+    pen = make_penalty(0.05, 0.5, len(y), n_rows * 30)
+    obj.l2 = pen.l2
+    x0 = np.zeros(obj.n_coef)
+    best = proxnewton(obj, pen, x0, tol=1e-12, max_iter=500).coef
+    scale = np.abs(best).max()
+    for tol in (1e-2, 1e-4):
+        step = proxnewton(obj, pen, x0, tol=tol, max_iter=500)
+        grad = proxnewton(obj, pen, x0, tol=tol, max_iter=500, step_test=False)
+        assert step.converged and grad.converged
+        assert grad.n_iter <= step.n_iter
+        assert np.abs(step.coef - best).max() <= tol * scale
+
+
+def test_small_step_is_sagas_test_with_the_intercepts():
+    from fastlr.solvers._common import small_step
+
+    x = np.array([0.0, 2.0, -4.0, 0.5])
+    assert small_step(np.array([0.0, 4e-4, 0.0, 0.0]), x, 1e-4)
+    assert not small_step(np.array([0.0, 5e-4, 0.0, 0.0]), x, 1e-4)
+    assert not small_step(np.array([0.0, 0.0, 0.0, 1e-3]), x, 1e-4)  # an intercept
+    zero = np.zeros(3)
+    assert small_step(zero, zero, 1e-4)  # all zero, and staying there
+    assert not small_step(np.array([0.0, 0.0, 1e-9]), np.array([0.0, 0.0, 1e-9]), 0.5)
+
+
 def test_estimator_chooses_by_size_and_backend(monkeypatch):
     X, y = make_classification(500, 30, random_state=0)
     assert LogisticRegression(solver="saga", l1_ratio=1.0).fit(X, y).solver_ == "proxnewton"

@@ -80,6 +80,22 @@ def end_iteration(name, it, x, J, loss_curve, verbose, callback, detail=""):
     return callback is not None and bool(callback(x))
 
 
+def small_step(d, x, tol):
+    """scikit-learn's saga test on a Newton step: the step ``d`` (the model's full
+    step, whatever length the line search took) moves no coefficient by more than
+    ``tol`` times the largest one at the new point ``x``, or all of them are and stay
+    zero. saga applies it to the change over an epoch, and to the weights only; here
+    the intercepts count too (weights that are all zero would otherwise stop the fit
+    before its intercept is found). A Newton step is an estimate of the distance to the
+    optimum, so the remaining error is a small fraction of ``tol``, where the largest
+    pseudo-gradient entry, at the same ``tol``, can leave coefficients further off
+    than that (500,000 x 100, 10 classes, ``l1_ratio=0.5``, ``C=0.006``: 3.5e-4 of the
+    largest against saga's 2.9e-5, and 4.3e-6 with this test)."""
+    change = float(np.max(np.abs(d), initial=0.0))
+    weight = float(np.max(np.abs(x), initial=0.0))
+    return change <= tol * weight if weight > 0 else change == 0
+
+
 def stalled(F, F_new, ftol):
     """The objective no longer moves: relative decrease ``<= ftol`` (L-BFGS-B's test)."""
     return (F - F_new) <= ftol * max(abs(F), abs(F_new), 1.0)

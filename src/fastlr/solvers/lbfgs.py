@@ -114,7 +114,8 @@ def lbfgs_from_memory(objective, coef0, memory, *, tol, max_iter, verbose=0,
     x = np.array(coef0, dtype=np.float64)
     f, g = objective.loss_grad(x)
     check_finite(objective, f, g, 0)
-    pairs = deque(((s, y, 1.0 / np.dot(s, y)) for s, y in memory), maxlen=MEMORY)
+    pairs = deque(((s, y, 1.0 / np.dot(s, y)) for s, y in memory
+                   if np.dot(s, y) > 1e-12 * np.dot(y, y)), maxlen=MEMORY)
     loss_curve = []
     converged = stopped = False
     why = ""

@@ -41,6 +41,7 @@ from ._common import (
     SolverResult,
     check_finite,
     end_iteration,
+    small_step,
     stalled,
     warn_not_converged,
 )
@@ -49,6 +50,8 @@ _SIGMA = 1e-4
 _MAX_TRIALS = 30
 _MAX_SWEEPS = 200
 _INNER_TOL = 1e-3  # coordinate descent stops when no move exceeds this times max |d|
+_MOVING = ("a step still moved a coefficient by more than tol={tol} times the largest "
+           "after {it} iteration(s)")
 
 
 # Working sets (binary model, many features): the support of x plus the features
@@ -108,8 +111,13 @@ def _working_set(x, pg, k, counts=None):
 
 def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=None,
                working_set=False, hessian_state=None, ftol=64 * np.finfo(float).eps,
-               verbose=0, callback=None):
+               verbose=0, callback=None, step_test=True):
     """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult.
+
+    ``step_test``: stop on scikit-learn's saga test applied to each step
+    (:func:`._common.small_step`), else on the largest pseudo-gradient entry
+    (``<= tol``), the cheaper and looser test the points of a regularisation path
+    use (see :func:`fastlr.solvers.solve`).
 
     ``working_set`` (binary model): each model covers only the working set's features
     and the intercept, with their exact Hessian over all rows
@@ -128,7 +136,8 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
     hess_obj = objective if hessian_objective is None else hessian_objective
     if working_set:
         return _proxnewton_ws(objective, penalty, coef0, tol=tol, max_iter=max_iter,
-                              ftol=ftol, verbose=verbose, callback=callback)
+                              ftol=ftol, verbose=verbose, callback=callback,
+                              step_test=step_test)
     k, l1 = penalty.n_penalised, penalty.l1
     x = np.array(coef0, dtype=np.float64)
     f, g = objective.loss_grad(x)
@@ -154,9 +163,7 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
     message = ""
     it = 0
     while it < max_iter:
-        pg = penalty.pseudo_gradient(x, g)
-        violation = float(np.max(np.abs(pg), initial=0.0))
-        if violation <= tol:
+        if _optimal(penalty.pseudo_gradient(x, g), tol, step_test):
             converged = True
             break
         if H is None:
@@ -191,17 +198,18 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
         if drifted:
             H = HU = None
         it += 1
-        small_change = stalled(F, F_new, ftol)
+        done = stalled(F, F_new, ftol) or (step_test and small_step(d, x_new, tol))
         x, f, g, F = x_new, f_new, g_new, F_new
         if end_iteration("proxnewton", it, x, F, loss_curve, verbose, callback,
                          f"  step = {t:g}  actual / model decrease = {ratio:.3g}"):
             stopped = True
             break
-        if small_change:
+        if done:
             converged = True
             break
     if not (converged or stopped) and max_iter > 0:
-        warn_not_converged("proxnewton", message, tol, it)
+        warn_not_converged("proxnewton", message or (
+            _MOVING.format(tol=tol, it=it) if step_test else ""), tol, it)
     if hessian_state is not None and H is not None:
         H_loss = H.copy()
         H_loss[diag, diag] -= hess_obj.l2
@@ -215,7 +223,16 @@ def proxnewton(objective, penalty, coef0, *, tol, max_iter, hessian_objective=No
     return SolverResult(x, it, converged, loss_curve, stopped)
 
 
-def _proxnewton_ws(objective, penalty, coef0, *, tol, max_iter, ftol, verbose, callback):
+def _optimal(pg, tol, step_test):
+    """The stopping test before a step: with the step test only an exact optimum (no
+    pseudo-gradient entry at all), else the largest entry ``<= tol``."""
+    if step_test:
+        return not np.any(pg)
+    return float(np.max(np.abs(pg), initial=0.0)) <= tol
+
+
+def _proxnewton_ws(objective, penalty, coef0, *, tol, max_iter, ftol, verbose, callback,
+                   step_test):
     """Proximal Newton on working sets (see :func:`proxnewton`)."""
     from ._cd import cd_prox_newton_step
 
@@ -234,8 +251,7 @@ def _proxnewton_ws(objective, penalty, coef0, *, tol, max_iter, ftol, verbose, c
     it = 0
     while it < max_iter:
         pg = penalty.pseudo_gradient(x, g)
-        violation = float(np.max(np.abs(pg), initial=0.0))
-        if violation <= tol:
+        if _optimal(pg, tol, step_test):
             converged = True
             break
         ws = _working_set(x, pg, k, counts)
@@ -270,18 +286,19 @@ def _proxnewton_ws(objective, penalty, coef0, *, tol, max_iter, ftol, verbose, c
         if drifted:
             H = None
         it += 1
-        small_change = stalled(F, F_new, ftol)
+        done = stalled(F, F_new, ftol) or (step_test and small_step(d, x_new, tol))
         x, f, g, F = x_new, f_new, g_new, F_new
         if end_iteration("proxnewton", it, x, F, loss_curve, verbose, callback,
                          f"  working set = {len(ws)}  step = {t:g}  "
                          f"actual / model decrease = {ratio:.3g}"):
             stopped = True
             break
-        if small_change:
+        if done:
             converged = True
             break
     if not (converged or stopped) and max_iter > 0:
-        warn_not_converged("proxnewton", message, tol, it)
+        warn_not_converged("proxnewton", message or (
+            _MOVING.format(tol=tol, it=it) if step_test else ""), tol, it)
     return SolverResult(x, it, converged, loss_curve, stopped)
 
 

@@ -24,11 +24,12 @@ import numpy as np
 from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ._common import SolverResult, check_finite, end_iteration, stalled, two_loop
+from .._penalty import Penalty
+from ._common import SolverResult, check_finite
+from .owlqn import owlqn
 
 _STOPPED_BY_CALLBACK = 99  # scipy's status when the callback raised StopIteration
 MEMORY = 10  # curvature pairs kept: L-BFGS-B's default maxcor, scikit-learn's
-_C1 = 1e-4  # sufficient decrease (Armijo) constant of lbfgs_from_memory
 
 
 def lbfgs(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
@@ -103,69 +104,17 @@ def lbfgs(objective, coef0, *, tol, max_iter, verbose=0, callback=None):
 
 
 def lbfgs_from_memory(objective, coef0, memory, *, tol, max_iter, verbose=0,
-                      callback=None, maxls=50, ftol=64 * np.finfo(float).eps):
+                      callback=None):
     """Minimise ``objective`` (smooth) from ``coef0`` with L-BFGS, its Hessian model
     starting from ``memory`` (pairs ``(s, y)``, oldest first, for a problem with about
     the same Hessian), and L-BFGS-B's stopping tests: ``max |grad| <= tol``, or a
-    relative decrease of the objective ``<= ftol``. Each iteration tries the whole
+    relative decrease of the objective ``<= 64 eps``. Each iteration tries the whole
     quasi-Newton step, then halves it until the objective decreases enough (Armijo);
     where that fails it retries once from steepest descent with an empty memory.
+
+    That is OWL-QN's loop without an L1 term (:func:`.owlqn.owlqn` with a penalty of
+    no penalised entries, whose orthant steps then do nothing).
     """
-    x = np.array(coef0, dtype=np.float64)
-    f, g = objective.loss_grad(x)
-    check_finite(objective, f, g, 0)
-    pairs = deque(((s, y, 1.0 / np.dot(s, y)) for s, y in memory
-                   if np.dot(s, y) > 1e-12 * np.dot(y, y)), maxlen=MEMORY)
-    loss_curve = []
-    converged = stopped = False
-    why = ""
-    it = 0
-    while it < max_iter:
-        if np.max(np.abs(g), initial=0.0) <= tol:
-            converged = True
-            break
-        accepted = None
-        for fresh in (False, True):
-            if fresh or not pairs:
-                pairs.clear()
-                d = -g
-                t = min(1.0, 1.0 / np.linalg.norm(g))
-            else:
-                d = -two_loop(g, pairs)
-                t = 1.0
-            slope = np.dot(g, d)
-            if slope >= 0:  # not a descent direction: the model does not fit here
-                continue
-            for _ in range(maxls):
-                x_new = x + t * d
-                f_new, g_new = objective.loss_grad(x_new)
-                check_finite(objective, f_new, g_new, it + 1)
-                if f_new <= f + _C1 * t * slope:
-                    accepted = (x_new, f_new, g_new)
-                    break
-                t *= 0.5
-            if accepted is not None:
-                break
-        if accepted is None:
-            why = "the line search found no decrease of the objective"
-            break
-        it += 1
-        x_new, f_new, g_new = accepted
-        s, y = x_new - x, g_new - g
-        sy = np.dot(s, y)
-        if sy > 1e-12 * np.dot(y, y):  # positive curvature only
-            pairs.append((s, y, 1.0 / sy))
-        small_change = stalled(f, f_new, ftol)
-        x, f, g = x_new, f_new, g_new
-        if end_iteration("lbfgs", it, x, f, loss_curve, verbose, callback):
-            stopped = True
-            break
-        if small_change:
-            converged = True
-            break
-    if not (converged or stopped) and max_iter > 0:
-        why = why or f"max |gradient| > tol={tol} after {it} iteration(s)"
-        warnings.warn(f"lbfgs failed to converge: {why}. Increase max_iter or scale the "
-                      "data.", ConvergenceWarning, stacklevel=3)
-    return SolverResult(x, it, converged, loss_curve, stopped,
-                        [(s, y) for s, y, _ in pairs])
+    return owlqn(objective, Penalty(0.0, 0.0, 0), coef0, tol=tol, max_iter=max_iter,
+                 memory=MEMORY, verbose=verbose, callback=callback, start_pairs=memory,
+                 name="lbfgs")

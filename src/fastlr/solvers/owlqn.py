@@ -43,14 +43,24 @@ _C1 = 1e-4  # sufficient decrease (Armijo) constant
 
 
 def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
-          ftol=64 * np.finfo(float).eps, verbose=0, callback=None):
-    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult."""
+          ftol=64 * np.finfo(float).eps, verbose=0, callback=None, start_pairs=(),
+          name="owlqn"):
+    """Minimise ``objective`` + ``penalty``'s L1 term from ``coef0``; a SolverResult
+    whose ``memory`` holds the last curvature pairs.
+
+    ``start_pairs``: curvature pairs ``(s, y)``, oldest first, of a problem with about
+    the same Hessian, the start of the L-BFGS model (pairs without positive curvature
+    are left out). ``name``: the solver's name in messages. With a penalty that has no
+    L1 term and no penalised entries the orthant steps do nothing, and this is plain
+    L-BFGS with a backtracking line search (:func:`.lbfgs.lbfgs_from_memory`).
+    """
     k = penalty.n_penalised
     x = np.array(coef0, dtype=np.float64)
     f, g = objective.loss_grad(x)
     check_finite(objective, f, g, 0)
     F = f + penalty.l1_value(x)
-    pairs = deque(maxlen=memory)
+    pairs = deque(((s, y, 1.0 / np.dot(s, y)) for s, y in start_pairs
+                   if np.dot(s, y) > 1e-12 * np.dot(y, y)), maxlen=memory)
     loss_curve = []
     converged = stopped = False
     message = ""
@@ -99,12 +109,13 @@ def owlqn(objective, penalty, coef0, *, tol, max_iter, memory=10, maxls=50,
             pairs.append((s, y, 1.0 / sy))
         small_change = stalled(F, F_new, ftol)
         x, f, g, F = x_new, f_new, g_new, F_new
-        if end_iteration("owlqn", it, x, F, loss_curve, verbose, callback):
+        if end_iteration(name, it, x, F, loss_curve, verbose, callback):
             stopped = True
             break
         if small_change:
             converged = True
             break
     if not (converged or stopped) and max_iter > 0:
-        warn_not_converged("owlqn", message, tol, it)
-    return SolverResult(x, it, converged, loss_curve, stopped)
+        warn_not_converged(name, message, tol, it)
+    return SolverResult(x, it, converged, loss_curve, stopped,
+                        [(s, y) for s, y, _ in pairs])

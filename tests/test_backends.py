@@ -77,18 +77,6 @@ def test_linear_predict_matches_reference(rng, name, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_numba_linear_predict_of_listed_rows(rng, dtype):
-    X = rng.standard_normal((503, 9)).astype(dtype)
-    W, B = rng.standard_normal((7, 9)), rng.standard_normal(7)
-    for rows in (np.arange(503), np.sort(rng.choice(503, 200, replace=False)),
-                 np.array([502, 0, 7]), np.zeros(0, dtype=np.intp)):
-        got = nbb.linear_predict(X, W, B, rows=rows)
-        want = nbb.linear_predict(np.ascontiguousarray(X[rows]), W, B)
-        assert got.dtype == dtype and got.shape == (len(rows), 7)
-        np.testing.assert_array_equal(got, want)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("group_size", [1, 4])
 def test_numba_predict_classes_of_listed_rows(rng, dtype, group_size):
     """Several models' classes in one pass: linear_predict's scores, then z > 0 (one
@@ -103,8 +91,8 @@ def test_numba_predict_classes_of_listed_rows(rng, dtype, group_size):
     for rows in (np.arange(503), np.sort(rng.choice(503, 200, replace=False)),
                  np.array([502, 0, 7]), np.zeros(0, dtype=np.intp)):
         got = nbb.predict_classes(X, W, B, group_size, rows)
-        Z = nbb.linear_predict(X, W, B, rows=rows).reshape(len(rows), n_models,
-                                                           group_size)
+        Z = nbb.linear_predict(np.ascontiguousarray(X[rows]), W, B).reshape(
+            len(rows), n_models, group_size)
         want = (Z[:, :, 0] > 0).astype(np.int64) if group_size == 1 else Z.argmax(axis=2)
         assert got.dtype == np.int64 and got.shape == (len(rows), n_models)
         np.testing.assert_array_equal(got, want)

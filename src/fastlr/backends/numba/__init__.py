@@ -99,7 +99,6 @@ def predict_classes(X, W, B, group_size, rows, n_threads=None):
     return dense.predict_classes(X, W, B, group_size, rows, n_threads=n_threads)
 
 
-def linear_predict(X, W, B, n_threads=None, **options):
-    """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`;
-    dense X also takes ``rows=`` (``X[rows] W^T + B``, the rows read in place)."""
-    return _kernels(X).linear_predict(X, W, B, n_threads=n_threads, **options)
+def linear_predict(X, W, B, n_threads=None):
+    """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`."""
+    return _kernels(X).linear_predict(X, W, B, n_threads=n_threads)

@@ -404,18 +404,11 @@ def _linear_predict_kernel(
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _linear_predict_rows_kernel(X, rows, W, B, Z):
-    """Z[i] = X[rows[i]] W^T + B: :func:`_linear_predict_kernel` over listed rows."""
-    for i in prange(rows.shape[0]):
-        _row_scores(X[rows[i]], W, B, Z[i])
-
-
-@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _predict_classes_rows_kernel(X, rows, W, B, K, n_chunks, out):
     """out[i, g] = the class the g-th model of W predicts for X[rows[i]]: models of K
     rows of W each, ``argmax_k`` of their scores (the first of equal ones), or for
     K = 1 (binary) 1 where the score is > 0. The scores are :func:`_row_scores`'s,
-    those of :func:`_linear_predict_rows_kernel`, and never stored."""
+    those of :func:`_linear_predict_kernel`, and never stored."""
     n = rows.shape[0]
     n_groups = W.shape[0] // K
     chunk = (n + n_chunks - 1) // n_chunks
@@ -495,19 +488,14 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK
     return float(tot[0, p + 1]), tot[:, :p], tot[:, p].copy()
 
 
-def linear_predict(X, W, B, n_threads=None, rows=None):
-    """``X W^T + B``, or ``X[rows] W^T + B`` without copying the rows."""
-    n = X.shape[0] if rows is None else len(rows)
-    n_threads = n_threads_for(n_threads, n * X.shape[1] * np.atleast_2d(W).shape[0])
+def linear_predict(X, W, B, n_threads=None):
+    """``X W^T + B`` of shape (n_samples, n_classes), dtype of X."""
+    n_threads = n_threads_for(n_threads, X.size * np.atleast_2d(W).shape[0])
     W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
     B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
-    Z = np.empty((n, W.shape[0]), dtype=X.dtype)
+    Z = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
     with thread_scope(n_threads):
-        if rows is None:
-            _linear_predict_kernel(X, W, B, Z)
-        else:
-            _linear_predict_rows_kernel(X, np.ascontiguousarray(rows, dtype=np.intp), W,
-                                        B, Z)
+        _linear_predict_kernel(X, W, B, Z)
     return Z
 
 

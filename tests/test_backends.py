@@ -50,7 +50,8 @@ def test_binary_sums_match_reference(rng, name, dtype, n, p, weights):
 
 @pytest.mark.parametrize("name", CPU_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n,p,k", [(1, 1, 3), (13, 1, 4), (300, 5, 3), (1001, 12, 7)])
+@pytest.mark.parametrize("n,p,k", [(1, 1, 3), (13, 1, 4), (300, 5, 3), (1001, 12, 7),
+                                   (517, 100, 10), (130, 9, 2)])
 @pytest.mark.parametrize("weights", [False, True])
 def test_multinomial_sums_match_reference(rng, name, dtype, n, p, k, weights):
     X, _, y, sw = _data(rng, n, p, dtype, k=k, weights=weights)

@@ -23,6 +23,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._elementary import _FASTMATH, _binary_rows_block, _softmax_rows_block
+from ._simd import (LANES, dot_tile, grad_group_1, grad_group_1p, grad_group_2, grad_group_2p,
+                    grad_group_4, grad_group_4p)
 from ._threads import n_threads_for, sample_weights, thread_scope
 
 # Rows per block (see module docstring): 64 rows of 100 float64 features is 51 KB,
@@ -212,36 +214,25 @@ def _binary_sums_rows_kernel(
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _multinomial_scores(X, r0, n, W, B, Z):
-    """Z[r K + k] = X[r0 + r] . W[k] + B[k] for r < n, four rows at a time.
+    """Z[r K + k] = X[r0 + r] . W[k] + B[k] for r < n.
 
-    Each class's row of W is read once per four rows of X, and the four dot products
-    are independent accumulations (one per row, each vectorised over the features):
-    one row at a time, each dot product is a single chain of dependent additions.
+    Four rows and two classes at a time in registers (:func:`._simd.dot_tile`);
+    with an odd number of classes the last pair overlaps the one before it. Rows
+    past a multiple of four, and X narrower than one vector, one dot product at a
+    time.
     """
     K, p = W.shape
     r = 0
-    while r + 4 <= n:
-        x0 = X[r0 + r]
-        x1 = X[r0 + r + 1]
-        x2 = X[r0 + r + 2]
-        x3 = X[r0 + r + 3]
-        for k in range(K):
-            wk = W[k]
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            a3 = 0.0
-            for j in range(p):
-                wj = wk[j]
-                a0 += x0[j] * wj
-                a1 += x1[j] * wj
-                a2 += x2[j] * wj
-                a3 += x3[j] * wj
-            Z[r * K + k] = a0 + B[k]
-            Z[(r + 1) * K + k] = a1 + B[k]
-            Z[(r + 2) * K + k] = a2 + B[k]
-            Z[(r + 3) * K + k] = a3 + B[k]
-        r += 4
+    if p >= LANES and K >= 2:
+        while r + 4 <= n:
+            for k2 in range(0, K, 2):
+                k = min(k2, K - 2)
+                t = dot_tile(X, r0 + r, W, k, n if k2 == 0 else 0)
+                i = r * K + k
+                for q in range(4):
+                    Z[i + q * K] = t[2 * q] + B[k]
+                    Z[i + q * K + 1] = t[2 * q + 1] + B[k + 1]
+            r += 4
     while r < n:
         xr = X[r0 + r]
         for k in range(K):
@@ -255,52 +246,39 @@ def _multinomial_scores(X, r0, n, W, B, Z):
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _multinomial_accumulate(X, r0, n, D, dW):
-    """dW[k] += sum_r D[r K + k] X[r0 + r] for r < n, four rows per pass over dW[k]
-    (a quarter of its loads and stores, as :func:`_accumulate_rows`)."""
+    """dW[k] += sum_r D[r K + k] X[r0 + r] for r < n.
+
+    Four classes at a time (then two, then one), each strip of their columns of dW
+    held in registers over all n rows (:func:`._simd.grad_group_4`); X narrower
+    than one vector row by row.
+    """
     K, p = dW.shape
-    r = 0
-    while r + 4 <= n:
-        x0 = X[r0 + r]
-        x1 = X[r0 + r + 1]
-        x2 = X[r0 + r + 2]
-        x3 = X[r0 + r + 3]
-        k = 0
-        while k + 2 <= K:  # two classes per pass over the four rows
-            d0 = D[r * K + k]
-            d1 = D[(r + 1) * K + k]
-            d2 = D[(r + 2) * K + k]
-            d3 = D[(r + 3) * K + k]
-            e0 = D[r * K + k + 1]
-            e1 = D[(r + 1) * K + k + 1]
-            e2 = D[(r + 2) * K + k + 1]
-            e3 = D[(r + 3) * K + k + 1]
-            dk = dW[k]
-            ek = dW[k + 1]
-            for j in range(p):
-                v0 = x0[j]
-                v1 = x1[j]
-                v2 = x2[j]
-                v3 = x3[j]
-                dk[j] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
-                ek[j] += (e0 * v0 + e1 * v1) + (e2 * v2 + e3 * v3)
+    if p >= LANES:
+        if K >= 4:
+            grad_group_4p(X, r0, n, D, K, 0, dW)
+            k = 4
+        elif K >= 2:
+            grad_group_2p(X, r0, n, D, K, 0, dW)
+            k = 2
+        else:
+            grad_group_1p(X, r0, n, D, K, 0, dW)
+            k = 1
+        while k + 4 <= K:
+            grad_group_4(X, r0, n, D, K, k, dW)
+            k += 4
+        if k + 2 <= K:
+            grad_group_2(X, r0, n, D, K, k, dW)
             k += 2
         if k < K:
-            d0 = D[r * K + k]
-            d1 = D[(r + 1) * K + k]
-            d2 = D[(r + 2) * K + k]
-            d3 = D[(r + 3) * K + k]
-            dk = dW[k]
-            for j in range(p):
-                dk[j] += (d0 * x0[j] + d1 * x1[j]) + (d2 * x2[j] + d3 * x3[j])
-        r += 4
-    while r < n:
+            grad_group_1(X, r0, n, D, K, k, dW)
+        return
+    for r in range(n):
         xr = X[r0 + r]
         for k in range(K):
             d = D[r * K + k]
             dk = dW[k]
             for j in range(p):
                 dk[j] += d * xr[j]
-        r += 1
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -465,7 +443,9 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS
 
 def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK_ROWS,
                      active_rows=None):
-    """``active_rows``: as in :func:`binary_sums`."""
+    """``active_rows``: as in :func:`binary_sums`. X is read in place when
+    C-contiguous (the tiles of :mod:`._simd` need whole rows), else copied."""
+    X = np.ascontiguousarray(X)
     n_active = X.shape[0] if active_rows is None else len(active_rows)
     n_threads = n_threads_for(n_threads, n_active * X.shape[1] * W.shape[0])
     y = np.asarray(y, dtype=np.intp)

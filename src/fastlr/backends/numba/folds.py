@@ -116,6 +116,7 @@ def binary_fold_sums(X, y, sample_weight, member, folds, W, B, n_threads=None,
     W = np.ascontiguousarray(W, dtype=np.float64)
     B = np.ascontiguousarray(B, dtype=np.float64)
     F = W.shape[0]
+    X = np.ascontiguousarray(X)  # a copy only if it is not (the tiles need whole rows)
     n_threads = n_threads_for(n_threads, X.size * F)
     y = np.asarray(y, dtype=X.dtype)
     s, has_sw = sample_weights(sample_weight, X.dtype)

@@ -126,3 +126,20 @@ def test_fortran_ordered_X_is_copied_not_refused(rng):
     b = nbb.multinomial_sums(np.asfortranarray(X), y, None, W, B)
     assert a[0] == b[0]
     np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("K", [2, 3, 10])
+def test_a_rows_scores_do_not_depend_on_its_block(rng, K):
+    """Rows past a multiple of four are scored by a tile overlapping the previous
+    rows, so every block of four rows or more gives a row the same scores, bit for
+    bit: what lets predict_classes (blocks of listed rows) and linear_predict
+    (blocks of all rows) agree exactly."""
+    X = rng.standard_normal((64, 37))
+    W = rng.standard_normal((K, 37))
+    B = rng.standard_normal(K)
+    whole = np.zeros(64 * K)
+    nbb._multinomial_scores(X, 0, 64, W, B, whole)
+    for r0, n in ((0, 5), (3, 4), (10, 23), (57, 7)):
+        part = np.zeros(n * K)
+        nbb._multinomial_scores(X, r0, n, W, B, part)
+        np.testing.assert_array_equal(part, whole[r0 * K:(r0 + n) * K])

@@ -85,25 +85,35 @@ def _dot_rows(X, r0, n, w, b, z):
 
 
 @njit(cache=True, nogil=True)
-def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
-    """The block ``rows[i0:i0 + n]`` of a list of increasing rows, as the fused
-    kernels read it: ``(X, y, s, r0)`` with the block at rows ``r0 .. r0 + n`` when
-    the listed rows are consecutive (a fold's training rows mostly are), else the
-    rows gathered into the scratch ``Xb``, ``yb``, ``sb`` (at least n rows) and r0 = 0.
-    """
+def _listed_rows(X, rows, i0, n, Xb):
+    """The block ``rows[i0:i0 + n]`` of a list of increasing rows of X, as the fused
+    kernels read it: ``(X, r0)`` with the block at rows ``r0 .. r0 + n`` when the
+    listed rows are consecutive (a fold's rows mostly are), else the rows gathered
+    into the scratch ``Xb`` (at least n rows) and r0 = 0."""
     r0 = rows[i0]
     if rows[i0 + n - 1] - r0 == n - 1:
-        return X, y, s, r0
+        return X, r0
     p = X.shape[1]
     for r in range(n):
         src = X[rows[i0 + r]]
         dst = Xb[r]
         for j in range(p):
             dst[j] = src[j]
+    return Xb, 0
+
+
+@njit(cache=True, nogil=True)
+def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
+    """:func:`_listed_rows` with the rows' labels and weights: ``(X, y, s, r0)``,
+    those too gathered (into the scratch ``yb``, ``sb``) where the rows are."""
+    if rows[i0 + n - 1] - rows[i0] == n - 1:
+        return X, y, s, rows[i0]
+    Xr, _ = _listed_rows(X, rows, i0, n, Xb)
+    for r in range(n):
         yb[r] = y[rows[i0 + r]]
         if has_sw:
             sb[r] = s[rows[i0 + r]]
-    return Xb, yb, sb, 0
+    return Xr, yb, sb, 0
 
 
 # ---------------------------------------------------------------------------------
@@ -217,14 +227,16 @@ def _multinomial_scores(X, r0, n, W, B, Z):
     """Z[r K + k] = X[r0 + r] . W[k] + B[k] for r < n.
 
     Four rows and two classes at a time in registers (:func:`._simd.dot_tile`);
-    with an odd number of classes the last pair overlaps the one before it. Rows
-    past a multiple of four, and X narrower than one vector, one dot product at a
-    time.
+    with an odd number of classes the last pair overlaps the one before it, with
+    rows past a multiple of four the last four rows overlap the ones before: a
+    row's scores are the same whichever block it is in, as long as that block has
+    four rows or more. Fewer rows, X narrower than one vector or a single class: one
+    dot product at a time.
     """
     K, p = W.shape
-    r = 0
-    if p >= LANES and K >= 2:
-        while r + 4 <= n:
+    if p >= LANES and K >= 2 and n >= 4:
+        for r4 in range(0, n, 4):
+            r = min(r4, n - 4)
             for k2 in range(0, K, 2):
                 k = min(k2, K - 2)
                 t = dot_tile(X, r0 + r, W, k, n if k2 == 0 else 0)
@@ -232,8 +244,8 @@ def _multinomial_scores(X, r0, n, W, B, Z):
                 for q in range(4):
                     Z[i + q * K] = t[2 * q] + B[k]
                     Z[i + q * K + 1] = t[2 * q + 1] + B[k + 1]
-            r += 4
-    while r < n:
+        return
+    for r in range(n):
         xr = X[r0 + r]
         for k in range(K):
             wk = W[k]
@@ -241,7 +253,6 @@ def _multinomial_scores(X, r0, n, W, B, Z):
             for j in range(p):
                 acc += xr[j] * wk[j]
             Z[r * K + k] = acc + B[k]
-        r += 1
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
@@ -358,53 +369,64 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
     return part
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
-      inline="always")
-def _row_scores(xr, W, B, zr):
-    """zr = W xr + B for one row xr of X (zr in X's dtype)."""
-    p = xr.shape[0]
-    for k in range(W.shape[0]):
-        acc = 0.0
-        for j in range(p):
-            acc += xr[j] * W[k, j]
-        zr[k] = acc + B[k]
-
-
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _linear_predict_kernel(
-    X,  # IN (n_samples, n_features)
+    X,  # IN (n_samples, n_features) C-contiguous
     W,  # IN (n_classes, n_features) float64
     B,  # IN (n_classes,) float64
+    n_chunks,  # IN
+    block_rows,  # IN
     Z,  # OUT (n_samples, n_classes)
 ):
-    for i in prange(X.shape[0]):
-        _row_scores(X[i], W, B, Z[i])
+    """Z = X W^T + B, block by block (:func:`_multinomial_scores`)."""
+    m = X.shape[0]
+    G = W.shape[0]
+    chunk = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        Zb = np.empty(block_rows * G)
+        for r0 in range(c * chunk, min(m, (c + 1) * chunk), block_rows):
+            nb = min(min(m, (c + 1) * chunk) - r0, block_rows)
+            _multinomial_scores(X, r0, nb, W, B, Zb)
+            for r in range(nb):
+                for g in range(G):
+                    Z[r0 + r, g] = Zb[r * G + g]
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _predict_classes_rows_kernel(X, rows, W, B, K, n_chunks, out):
+def _predict_classes_rows_kernel(X, rows, W, B, K, n_chunks, block_rows, out):
     """out[i, g] = the class the g-th model of W predicts for X[rows[i]]: models of K
     rows of W each, ``argmax_k`` of their scores (the first of equal ones), or for
-    K = 1 (binary) 1 where the score is > 0. The scores are :func:`_row_scores`'s,
-    those of :func:`_linear_predict_kernel`, and never stored."""
+    K = 1 (binary) 1 where the score is > 0. The scores are
+    :func:`_linear_predict_kernel`'s (:func:`_multinomial_scores` of blocks of the
+    listed rows, read in place or gathered, rounded to X's dtype), never stored."""
     n = rows.shape[0]
-    n_groups = W.shape[0] // K
+    G = W.shape[0]
+    p = X.shape[1]
+    n_groups = G // K
     chunk = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        z = np.empty(W.shape[0], dtype=X.dtype)
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            _row_scores(X[rows[i]], W, B, z)
-            for g in range(n_groups):
-                if K == 1:
-                    out[i, g] = 1 if z[g] > 0 else 0
-                else:
-                    best = 0
-                    top = z[g * K]
-                    for k in range(1, K):
-                        if z[g * K + k] > top:
-                            top = z[g * K + k]
-                            best = k
-                    out[i, g] = best
+        Zb = np.empty(block_rows * G)
+        Xb = np.empty((block_rows, p), dtype=X.dtype)
+        z = np.empty(G, dtype=X.dtype)
+        stop = min(n, (c + 1) * chunk)
+        for i0 in range(c * chunk, stop, block_rows):
+            nb = min(stop - i0, block_rows)
+            Xr, r0 = _listed_rows(X, rows, i0, nb, Xb)
+            _multinomial_scores(Xr, r0, nb, W, B, Zb)
+            for r in range(nb):
+                for g in range(G):
+                    z[g] = Zb[r * G + g]
+                for g in range(n_groups):
+                    if K == 1:
+                        out[i0 + r, g] = 1 if z[g] > 0 else 0
+                    else:
+                        best = 0
+                        top = z[g * K]
+                        for k in range(1, K):
+                            if z[g * K + k] > top:
+                                top = z[g * K + k]
+                                best = k
+                        out[i0 + r, g] = best
 
 
 # ---------------------------------------------------------------------------------
@@ -470,12 +492,14 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK
 
 def linear_predict(X, W, B, n_threads=None):
     """``X W^T + B`` of shape (n_samples, n_classes), dtype of X."""
+    X = np.ascontiguousarray(X)  # a copy only if it is not (the tiles need whole rows)
     n_threads = n_threads_for(n_threads, X.size * np.atleast_2d(W).shape[0])
     W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
     B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
     Z = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
+    n_chunks = _n_chunks(X.shape[0], n_threads, BLOCK_ROWS)
     with thread_scope(n_threads):
-        _linear_predict_kernel(X, W, B, Z)
+        _linear_predict_kernel(X, W, B, n_chunks, BLOCK_ROWS, Z)
     return Z
 
 
@@ -485,6 +509,7 @@ def predict_classes(X, W, B, group_size, rows, n_threads=None):
     an int64 array of shape (len(rows), n_models) of class indices: one pass over
     the listed rows (read in place) for every model, instead of one per model and an
     array of scores per model."""
+    X = np.ascontiguousarray(X)  # a copy only if it is not (the tiles need whole rows)
     W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
     B = np.ascontiguousarray(np.atleast_1d(B), dtype=np.float64)
     rows = np.ascontiguousarray(rows, dtype=np.intp)
@@ -492,7 +517,8 @@ def predict_classes(X, W, B, group_size, rows, n_threads=None):
     out = np.empty((len(rows), W.shape[0] // group_size), dtype=np.int64)
     n_chunks = _n_chunks(len(rows), n_threads, BLOCK_ROWS)
     with thread_scope(n_threads):
-        _predict_classes_rows_kernel(X, rows, W, B, int(group_size), n_chunks, out)
+        _predict_classes_rows_kernel(X, rows, W, B, int(group_size), n_chunks, BLOCK_ROWS,
+                                     out)
     return out
 
 

@@ -370,6 +370,20 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _linear_predict_one_kernel(X, w, b, z):
+    """z = X w + b for a single model (binary): one dot product per row, the
+    scores' plain path (:func:`_multinomial_scores` with one class), in a kernel of
+    its own so that a binary model's first predict does not compile the tiles
+    (0.67 s against 1.40 s, cold cache)."""
+    p = X.shape[1]
+    for i in prange(X.shape[0]):
+        acc = 0.0
+        for j in range(p):
+            acc += X[i, j] * w[j]
+        z[i] = acc + b
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _linear_predict_kernel(
     X,  # IN (n_samples, n_features) C-contiguous
     W,  # IN (n_classes, n_features) float64
@@ -499,7 +513,10 @@ def linear_predict(X, W, B, n_threads=None):
     Z = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
     n_chunks = _n_chunks(X.shape[0], n_threads, BLOCK_ROWS)
     with thread_scope(n_threads):
-        _linear_predict_kernel(X, W, B, n_chunks, BLOCK_ROWS, Z)
+        if W.shape[0] == 1:
+            _linear_predict_one_kernel(X, W[0], float(B[0]), Z.reshape(-1))
+        else:
+            _linear_predict_kernel(X, W, B, n_chunks, BLOCK_ROWS, Z)
     return Z
 
 

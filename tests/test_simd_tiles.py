@@ -2,6 +2,10 @@
 both vector widths (4 float64 lanes, as on AVX2; 8, as with AVX-512) whatever this
 CPU has, against NumPy."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numba import njit
@@ -143,3 +147,38 @@ def test_a_rows_scores_do_not_depend_on_its_block(rng, K):
         part = np.zeros(n * K)
         nbb._multinomial_scores(X, r0, n, W, B, part)
         np.testing.assert_array_equal(part, whole[r0 * K:(r0 + n) * K])
+
+
+def test_whole_kernels_with_four_lanes(tmp_path):
+    """The dense kernels built with 4-lane tiles (what a CPU without AVX-512 gets),
+    whatever this CPU has, against the NumPy reference: a new process with the tiles
+    rebuilt before the kernels are imported, and a cache of its own (the on-disk cache
+    does not know which width a kernel was compiled with)."""
+    code = """
+import numpy as np
+from fastlr.backends.numba import _simd
+_simd.LANES = 4
+(_simd.dot_tile, (_simd.grad_group_4, _simd.grad_group_2, _simd.grad_group_1),
+ (_simd.grad_group_4p, _simd.grad_group_2p, _simd.grad_group_1p)) = _simd.make_tiles(4)
+from fastlr.backends.numba import dense
+from fastlr.backends import numpy_backend as ref
+assert dense.LANES == 4
+rng = np.random.default_rng(0)
+for n, p, k in ((517, 6, 10), (300, 13, 3), (64, 4, 2)):
+    X = rng.standard_normal((n, p))
+    y = rng.integers(0, k, n)
+    W = rng.standard_normal((k, p))
+    B = rng.standard_normal(k)
+    J0, dW0, dB0 = ref.multinomial_sums(X, y, None, W, B)
+    J1, dW1, dB1 = dense.multinomial_sums(X, y, None, W, B)
+    assert abs(J1 - J0) <= 1e-10 * abs(J0), (n, p, k)
+    np.testing.assert_allclose(dW1, dW0, rtol=1e-10, atol=1e-10 * np.abs(dW0).max())
+    np.testing.assert_allclose(dense.linear_predict(X, W, B), X @ W.T + B, rtol=1e-12,
+                               atol=1e-12)
+print("ok")
+"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")

@@ -20,6 +20,7 @@ compare commits within one profile.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -55,6 +56,17 @@ DTYPES = ["float32", "float64"]
 C = 1.0
 TOL = 1e-4
 MAX_ITER = 100
+
+
+def median_seconds(fn, repeats=5):
+    """The median wall-clock time of ``repeats`` calls of ``fn()``: what the
+    ``track_*`` rates divide by."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
 
 def skip_if_too_large(n_elements):

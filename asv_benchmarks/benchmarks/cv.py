@@ -15,12 +15,12 @@ what lockstep gains per pass; ``track_joint_gb_per_s`` the bandwidth of the join
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
 
-from .common import SIZES, classification_data, epoch_data, parse_shape, skip_if_too_large
+from .common import (SIZES, classification_data, epoch_data, median_seconds, parse_shape,
+                     skip_if_too_large)
 
 N_FOLDS = 5
 
@@ -113,11 +113,6 @@ class FoldSums:
                      active_rows=self.trains[f])
 
     def track_joint_gb_per_s(self, shape, dtype):
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            self.time_joint(shape, dtype)
-            times.append(time.perf_counter() - t0)
-        return self.X.nbytes / float(np.median(times)) / 1e9
+        return self.X.nbytes / median_seconds(lambda: self.time_joint(shape, dtype)) / 1e9
 
     track_joint_gb_per_s.unit = "GB/s"

@@ -15,13 +15,12 @@ user of ``loss_and_grad`` gets, not the bare kernel inside a fit.
 
 from __future__ import annotations
 
-import time
 from functools import partial
 
 import fastlr
 import numpy as np
 
-from .common import DTYPES, SIZES, backends, epoch_data, skip_if_too_large
+from .common import DTYPES, SIZES, backends, epoch_data, median_seconds, skip_if_too_large
 
 # (name, function(X, y, w, b) -> (J, dw, db)): one row per backend available here.
 EPOCH_FUNCTIONS = [
@@ -54,23 +53,11 @@ class Epoch:
         self.fn(self.X, self.y, self.w, self.b)
 
     def track_gb_per_s(self, backend, n_samples, n_features, dtype):
-        times = []
-        for _ in range(TRACK_REPEATS):
-            t0 = time.perf_counter()
-            self.fn(self.X, self.y, self.w, self.b)
-            times.append(time.perf_counter() - t0)
-        return round(self.X.nbytes / float(np.median(times)) / 1e9, 3)
+        seconds = median_seconds(lambda: self.fn(self.X, self.y, self.w, self.b),
+                                 TRACK_REPEATS)
+        return round(self.X.nbytes / seconds / 1e9, 3)
 
     track_gb_per_s.unit = "GB/s"
-
-
-def _median_seconds(fn, repeats=TRACK_REPEATS):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 class MultinomialEpoch:
@@ -99,6 +86,6 @@ class MultinomialEpoch:
 
     def track_gflop_per_s(self, backend, n_samples, n_features, n_classes):
         flops = 4.0 * n_classes * n_features * n_samples
-        return round(flops / _median_seconds(self.fn) / 1e9, 3)
+        return round(flops / median_seconds(self.fn, TRACK_REPEATS) / 1e9, 3)
 
     track_gflop_per_s.unit = "GFLOP/s"

@@ -14,8 +14,6 @@ The problems are text-like (Zipf-distributed columns, TF-IDF values, unit rows; 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from . import estimator
@@ -26,6 +24,7 @@ from .common import (
     TOL,
     C,
     backends,
+    median_seconds,
     sparse_classification_data,
     sparse_data,
 )
@@ -56,12 +55,9 @@ class SparseEpoch:
         self.sums(self.X, self.y, None, self.w, self.b, n_threads=self.n_threads)
 
     def track_gb_per_s(self, backend, shape, dtype):
-        times = []
-        for _ in range(TRACK_REPEATS):
-            t0 = time.perf_counter()
-            self.time_binary_sums(backend, shape, dtype)
-            times.append(time.perf_counter() - t0)
-        return round(self.nbytes / float(np.median(times)) / 1e9, 3)
+        seconds = median_seconds(lambda: self.time_binary_sums(backend, shape, dtype),
+                                 TRACK_REPEATS)
+        return round(self.nbytes / seconds / 1e9, 3)
 
     track_gb_per_s.unit = "GB/s"
 

@@ -84,15 +84,20 @@ def _dot_rows(X, r0, n, w, b, z):
         z[r] = acc
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _consecutive(rows, i0, n):
+    """Whether the n increasing listed rows from ``rows[i0]`` on are consecutive."""
+    return rows[i0 + n - 1] - rows[i0] == n - 1
+
+
 @njit(cache=True, nogil=True)
 def _listed_rows(X, rows, i0, n, Xb):
     """The block ``rows[i0:i0 + n]`` of a list of increasing rows of X, as the fused
     kernels read it: ``(X, r0)`` with the block at rows ``r0 .. r0 + n`` when the
     listed rows are consecutive (a fold's rows mostly are), else the rows gathered
     into the scratch ``Xb`` (at least n rows) and r0 = 0."""
-    r0 = rows[i0]
-    if rows[i0 + n - 1] - r0 == n - 1:
-        return X, r0
+    if _consecutive(rows, i0, n):
+        return X, rows[i0]
     p = X.shape[1]
     for r in range(n):
         src = X[rows[i0 + r]]
@@ -106,7 +111,7 @@ def _listed_rows(X, rows, i0, n, Xb):
 def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
     """:func:`_listed_rows` with the rows' labels and weights: ``(X, y, s, r0)``,
     those too gathered (into the scratch ``yb``, ``sb``) where the rows are."""
-    if rows[i0 + n - 1] - rows[i0] == n - 1:
+    if _consecutive(rows, i0, n):
         return X, y, s, rows[i0]
     Xr, _ = _listed_rows(X, rows, i0, n, Xb)
     for r in range(n):

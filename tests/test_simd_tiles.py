@@ -1,6 +1,7 @@
-"""The register-blocked tiles of the dense multinomial kernels (``_simd``), built for
-both vector widths (4 float64 lanes, as on AVX2; 8, as with AVX-512) whatever this
-CPU has, against NumPy."""
+"""The register-blocked tiles of the dense multinomial kernels (``_simd``) and the
+vector maths of the binary kernel (``_simd_binary``), built for both vector widths
+(4 float64 lanes, as on AVX2; 8, as with AVX-512) whatever this CPU has, against
+NumPy and the loops they replace."""
 
 import os
 import subprocess
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastlr.backends.numba import _simd
+from fastlr.backends.numba import _simd, _simd_binary
 from fastlr.backends.numba import dense as nbb
+from fastlr.backends.numba._elementary import _binary_rows_block
 
 LANES = (4, 8)
 
@@ -157,7 +159,7 @@ def test_whole_kernels_with_four_lanes(tmp_path):
     code = """
 import numpy as np
 from fastlr.backends.numba import _simd
-_simd.LANES = 4
+_simd.LANES = 4  # before _simd_binary is imported: its binary_maths is built for it
 (_simd.dot_tile, (_simd.grad_group_4, _simd.grad_group_2, _simd.grad_group_1),
  (_simd.grad_group_4p, _simd.grad_group_2p, _simd.grad_group_1p)) = _simd.make_tiles(4)
 from fastlr.backends.numba import dense
@@ -175,6 +177,17 @@ for n, p, k in ((517, 6, 10), (300, 13, 3), (64, 4, 2)):
     np.testing.assert_allclose(dW1, dW0, rtol=1e-10, atol=1e-10 * np.abs(dW0).max())
     np.testing.assert_allclose(dense.linear_predict(X, W, B), X @ W.T + B, rtol=1e-12,
                                atol=1e-12)
+from fastlr.backends.numba import _simd_binary
+assert _simd_binary.LANES == 4
+for n, p, rows in ((517, 6, None), (300, 100, 8), (301, 13, 12), (90, 3, 5)):
+    X = rng.standard_normal((n, p))
+    y = (rng.random(n) < 0.4).astype(np.float64)
+    w = rng.standard_normal(p)
+    sw = rng.random(n)
+    J0, dw0, db0 = ref.binary_sums(X, y, sw, w, 0.3)
+    J1, dw1, db1 = dense.binary_sums(X, y, sw, w, 0.3, block_rows=rows)
+    assert abs(J1 - J0) <= 1e-12 * abs(J0) and abs(db1 - db0) <= 1e-12 * n, (n, p, rows)
+    np.testing.assert_allclose(dw1, dw0, rtol=1e-12, atol=1e-12 * np.abs(dw0).max())
 print("ok")
 """
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
@@ -182,3 +195,84 @@ print("ok")
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+@pytest.fixture(scope="module", params=LANES)
+def maths(request):
+    lanes = request.param
+    one_vector = _simd_binary.make_binary_maths(lanes)
+
+    @njit
+    def run(z, y, s, has_sw, row0, dz, loss):
+        for i in range(0, z.shape[0], lanes):
+            one_vector(z, i, y, s, has_sw, row0, dz, loss)
+
+    return lanes, run
+
+
+@pytest.mark.parametrize("label_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("has_sw", [False, True])
+def test_binary_maths_matches_the_block_loop(rng, maths, label_dtype, has_sw):
+    """The vector maths against ``_binary_rows_block`` (the loop it replaces for whole
+    vectors of rows) on scores from -800 to 800, signed zeros and the branch points
+    of its exp and log1p; and against NumPy."""
+    lanes, run = maths
+    z = np.concatenate([rng.standard_normal(40) * 5,
+                        [0.0, -0.0, 800.0, -800.0, 700.0, -700.0, 40.0, -40.0, 1e-300,
+                         -1e-300, 0.8813735870195430, -0.8813735870195430,
+                         0.34657359027997264, -0.34657359027997264, 36.7, -36.7]])
+    n = len(z)
+    y = np.zeros(n + 3, dtype=label_dtype)
+    y[3:] = rng.random(n) < 0.4
+    s = rng.random(n + 3).astype(label_dtype) if has_sw else np.empty(1, label_dtype)
+    t, bits = np.empty(n), np.empty(n, np.int64)
+    dz0, loss0 = np.empty(n), np.empty(n)
+    _binary_rows_block(z, y, s, has_sw, 3, n, t, bits, dz0, loss0)
+    dz1, loss1 = np.full(n, np.nan), np.full(n, np.nan)
+    run(z, y, s, has_sw, 3, dz1, loss1)
+    # the same operations: a few roundings apart at most (FMA contraction may differ)
+    np.testing.assert_allclose(dz1, dz0, rtol=4e-16, atol=1e-300)
+    np.testing.assert_allclose(loss1, loss0, rtol=1e-15, atol=1e-300)
+    yy = y[3:].astype(np.float64)
+    sw = s[3:].astype(np.float64) if has_sw else 1.0
+    want_loss = sw * (np.logaddexp(0.0, z) - yy * z)
+    want_dz = sw * (0.5 * (1.0 + np.tanh(0.5 * z)) - yy)
+    # softplus(z) - y z cancels for y = 1 and z > 0: an error of a few eps |z|
+    assert np.all(np.abs(loss1 - want_loss) <= 1e-14 * np.abs(want_loss)
+                  + 4e-16 * (1.0 + np.abs(z)) * sw)
+    np.testing.assert_allclose(dz1, want_dz, rtol=1e-14, atol=4e-16)
+
+
+def test_prefetch_row_is_only_a_hint(rng):
+    """Prefetching rows far past the end of X (or before it) reads nothing and
+    faults nothing; rows whose length is not a multiple of a cache line included."""
+
+    @njit
+    def touch(X, far):
+        total = 0.0
+        for r in range(-far, X.shape[0] + far, 7):
+            _simd.prefetch_row(X, r)
+            if 0 <= r < X.shape[0]:
+                total += X[r].sum()
+        return total
+
+    for p, dtype in ((100, np.float64), (13, np.float32), (1, np.float64)):
+        X = rng.standard_normal((50, p)).astype(dtype)
+        want = sum(X[r].sum(dtype=np.float64) for r in range(0, 50, 7))
+        assert touch(X, 0) == pytest.approx(want, rel=1e-6)
+        assert touch(X, 7 * 150_000) == touch(X, 0)  # the same rows summed
+
+
+def test_binary_blocking_by_row_length():
+    """Short rows: blocks of whole vectors of about 6 KB and a prefetch about 12 KB
+    ahead; rows past 4 KB: 64-row blocks and no prefetch."""
+    for p, dtype in ((1, np.float64), (20, np.float64), (100, np.float64),
+                     (100, np.float32), (300, np.float64), (512, np.float64)):
+        rows, ahead = nbb.binary_blocking(np.empty((2, p), dtype))
+        row_bytes = p * np.dtype(dtype).itemsize
+        assert rows % _simd.LANES == 0 and rows >= _simd.LANES
+        assert rows * row_bytes <= max(6400, _simd.LANES * row_bytes)
+        assert ahead >= 1 and ahead * row_bytes <= 12800
+    assert nbb.binary_blocking(np.empty((2, 100)))[0] == 8  # 800-byte rows, either width
+    assert nbb.binary_blocking(np.empty((2, 1000))) == (nbb.BLOCK_ROWS, 0)
+    assert nbb.binary_blocking(np.empty((2, 2000), np.float32)) == (nbb.BLOCK_ROWS, 0)

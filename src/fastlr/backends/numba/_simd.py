@@ -296,6 +296,34 @@ def _make_grad_group(n_rows_of_w, lanes, prefetch=False):
     return grad_group
 
 
+@intrinsic
+def prefetch_row(typingctx, X, r):
+    """A hint to fetch every cache line of ``X[r]`` (any r: a prefetch never faults,
+    so rows past the end cost nothing but the hint)."""
+    _check_c_2d("X", X, (types.float32, types.float64))
+    sig = types.void(X, r)
+
+    def codegen(context, builder, sig, args):
+        Xv, rv = args
+        rv = context.cast(builder, rv, sig.args[1], types.intp)
+        e = _Emit(context, builder, 1)
+        a = context.make_array(sig.args[0])(context, builder, Xv)
+        row_bytes = cgutils.unpack_tuple(builder, a.strides, 2)[0]
+        base = builder.gep(builder.bitcast(a.data, ir.IntType(8).as_pointer()),
+                           [builder.mul(rv, row_bytes)])
+
+        def line(i, _):
+            e.prefetch(builder.gep(base, [builder.mul(i, _I64(64))]))
+            return []
+
+        e.loop(builder.sdiv(builder.add(row_bytes, _I64(63)), _I64(64)), [], line, "pfrow")
+        # the row's last byte: its last line, when the row does not start on one
+        e.prefetch(builder.gep(base, [builder.sub(row_bytes, _I64(1))]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def make_tiles(lanes):
     """The tiles for a vector width of ``lanes`` float64 (the tests build both)."""
     return (_make_dot_tile(lanes),

@@ -73,4 +73,4 @@ def sample_weights(sample_weight, dtype):
     """(s, has_sw): the weights as a ``dtype`` array, or a 1-element dummy and False."""
     if sample_weight is None:
         return np.empty(1, dtype=dtype), False
-    return np.asarray(sample_weight, dtype=dtype), True
+    return np.ascontiguousarray(sample_weight, dtype=dtype), True

@@ -24,7 +24,8 @@ from numba import njit, prange
 
 from ._elementary import _FASTMATH, _binary_rows_block, _softmax_rows_block
 from ._simd import (LANES, dot_tile, grad_group_1, grad_group_1p, grad_group_2, grad_group_2p,
-                    grad_group_4, grad_group_4p)
+                    grad_group_4, grad_group_4p, prefetch_row)
+from ._simd_binary import binary_maths
 from ._threads import n_threads_for, sample_weights, thread_scope
 
 # Rows per block (see module docstring): 64 rows of 100 float64 features is 51 KB,
@@ -34,18 +35,22 @@ BLOCK_ROWS = 64
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _accumulate_rows(X, r0, n, d, acc):
+def _accumulate_rows(X, r0, n, d, acc, ahead):
     """acc += d[:n] @ X[r0:r0 + n], four rows per pass over acc.
 
     X  # IN (n_samples, n_features)
     d  # IN (>= n,) float64 row coefficients
     acc  # IN/OUT (n_features,) float64
+    ahead  # IN prefetch the rows this many rows on (0: none)
     Updating acc once per four rows instead of once per row quarters its loads and
     stores, which otherwise cost as much as reading X.
     """
     p = X.shape[1]
     r = 0
     while r + 4 <= n:
+        if ahead:
+            for q in range(4):
+                prefetch_row(X, r0 + r + q + ahead)
         x0 = X[r0 + r]
         x1 = X[r0 + r + 1]
         x2 = X[r0 + r + 2]
@@ -66,18 +71,21 @@ def _accumulate_rows(X, r0, n, d, acc):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _dot_rows(X, r0, n, w, b, z):
+def _dot_rows(X, r0, n, w, b, z, ahead):
     """z[:n] = X[r0:r0 + n] @ w + b, accumulated in float64.
 
     X  # IN (n_samples, n_features)
     w  # IN (n_features,) float64; b  # IN float64
     z  # OUT (>= n,) float64
+    ahead  # IN prefetch the rows this many rows on (0: none)
     For float32 X, multiplying in float32 was up to 1.35x faster at 1,000,000 x 100,
     but the loss then carries float32 noise (~1e-7 relative) that stalls L-BFGS's
     line search at tight tolerances and makes fits depend on how rows are chunked.
     """
     p = X.shape[1]
     for r in range(n):
+        if ahead:
+            prefetch_row(X, r0 + r + ahead)
         acc = b
         for j in range(p):
             acc += X[r0 + r, j] * w[j]
@@ -126,18 +134,46 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 # ---------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
-      inline="always")
-def _binary_block(X, y, s, has_sw, r0, nb, w, b, zb, tb, bits, dzb, lb, dw, J, db):
-    """The rows r0 .. r0 + nb of X: forward pass, per-row maths, then
-    ``dw += dz^T X_blk`` while the block is still in cache. Returns J and db with
-    the block's rows added one by one (the order of a caller adding them itself)."""
-    _dot_rows(X, r0, nb, w, b, zb)
-    _binary_rows_block(zb, y, s, has_sw, r0, nb, tb, bits, dzb, lb)
-    for r in range(nb):
-        J += lb[r]
-        db += dzb[r]
-    _accumulate_rows(X, r0, nb, dzb, dw)
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
+    """One thread's rows: ``X[start:stop]``, or where ``rows`` is not None the listed
+    rows ``rows[start:stop]`` (each block read in place or gathered, see
+    :func:`_listed_block`). Block by block: forward pass, per-row maths, then
+    ``dw += dz^T X_blk`` while the block is still in cache, both passes prefetching
+    the rows ``ahead`` rows on (see :func:`binary_blocking`). Returns (J, db), the
+    rows added one by one.
+
+    The block step is written out here rather than called once per block: a call
+    with a dozen array arguments cost about 60 ns (their reference counts), 8 ns a
+    row in blocks of 8 rows, even with Numba's ``inline="always"``.
+    """
+    p = X.shape[1]
+    zb = np.empty(block_rows)
+    tb = np.empty(block_rows)
+    bits = np.empty(block_rows, dtype=np.int64)
+    dzb = np.empty(block_rows)
+    lb = np.empty(block_rows)
+    Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
+    yb = np.empty(block_rows, dtype=y.dtype)
+    sb = np.empty(block_rows, dtype=s.dtype)
+    J = 0.0
+    db = 0.0
+    for i0 in range(start, stop, block_rows):
+        nb = min(stop - i0, block_rows)
+        if rows is None:
+            Xr, yr, sr, r0 = X, y, s, i0
+        else:
+            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
+        _dot_rows(Xr, r0, nb, w, b, zb, ahead)
+        if nb % LANES == 0:
+            for i in range(0, nb, LANES):
+                binary_maths(zb, i, yr, sr, has_sw, r0, dzb, lb)
+        else:
+            _binary_rows_block(zb, yr, sr, has_sw, r0, nb, tb, bits, dzb, lb)
+        for r in range(nb):
+            J += lb[r]
+            db += dzb[r]
+        _accumulate_rows(Xr, r0, nb, dzb, dw, ahead)
     return J, db
 
 
@@ -149,77 +185,27 @@ def _binary_sums_kernel(
     has_sw,  # IN bool
     w,  # IN (n_features,) float64
     b,  # IN float64
-    n_chunks,  # IN number of row chunks (one per thread)
+    rows,  # IN None (all rows) or (n_rows,) int, the rows to sum over, increasing
+    n_chunks,  # IN number of chunks of the rows (one per thread)
     block_rows,  # IN rows per block
+    ahead,  # IN rows between a row read and the row prefetched (0: none)
 ):
     """Returns partials of shape (n_chunks, n_features + 2): [dw..., db, J] per chunk.
 
     Everything is accumulated in float64, row by row, so that the result does not
     depend on how rows are split into blocks or chunks beyond float64 rounding.
+    With ``rows``, the chunks split the list (each thread gets as many rows).
     """
-    m, p = X.shape
-    part = np.zeros((n_chunks, p + 2))
-    chunk = (m + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        start = c * chunk
-        stop = min(m, start + chunk)
-        zb = np.empty(block_rows)
-        tb = np.empty(block_rows)
-        bits = np.empty(block_rows, dtype=np.int64)
-        dzb = np.empty(block_rows)
-        lb = np.empty(block_rows)
-        dw = np.zeros(p)
-        db = 0.0
-        J = 0.0
-        for r0 in range(start, stop, block_rows):
-            nb = min(stop - r0, block_rows)
-            J, db = _binary_block(X, y, s, has_sw, r0, nb, w, b, zb, tb, bits, dzb, lb,
-                                  dw, J, db)
-        for j in range(p):
-            part[c, j] = dw[j]
-        part[c, p] = db
-        part[c, p + 1] = J
-    return part
-
-
-@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _binary_sums_rows_kernel(
-    X,  # IN (n_samples, n_features)
-    y,  # IN (n_samples,) {0, 1}
-    s,  # IN (n_samples,) sample weights (ignored unless has_sw)
-    has_sw,  # IN bool
-    w,  # IN (n_features,) float64
-    b,  # IN float64
-    rows,  # IN (n_rows,) int, the rows to sum over, increasing
-    n_chunks,  # IN number of chunks of ``rows`` (one per thread)
-    block_rows,  # IN rows per block
-):
-    """:func:`_binary_sums_kernel` over the listed rows of X only: the chunks split
-    the list (each thread gets as many rows), each block read in place or gathered
-    (:func:`_listed_block`)."""
-    m = rows.shape[0]
+    m = X.shape[0] if rows is None else rows.shape[0]
     p = X.shape[1]
     part = np.zeros((n_chunks, p + 2))
     chunk = (m + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(m, start + chunk)
-        zb = np.empty(block_rows)
-        tb = np.empty(block_rows)
-        bits = np.empty(block_rows, dtype=np.int64)
-        dzb = np.empty(block_rows)
-        lb = np.empty(block_rows)
-        Xb = np.empty((block_rows, p), dtype=X.dtype)
-        yb = np.empty(block_rows, dtype=y.dtype)
-        sb = np.empty(block_rows, dtype=s.dtype)
         dw = np.zeros(p)
-        db = 0.0
-        J = 0.0
-        for i0 in range(start, stop, block_rows):
-            nb = min(stop - i0, block_rows)
-            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
-            J, db = _binary_block(Xr, yr, sr, has_sw, r0, nb, w, b, zb, tb, bits, dzb,
-                                  lb, dw, J, db)
+        J, db = _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead,
+                              dw)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -340,7 +326,8 @@ def _multinomial_sums_kernel(
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_rows):
     """:func:`_multinomial_sums_kernel` over the listed rows of X only (increasing
-    ``rows``), as :func:`_binary_sums_rows_kernel`."""
+    ``rows``): the chunks split the list, each block read in place or gathered
+    (:func:`_listed_block`)."""
     m = rows.shape[0]
     p = X.shape[1]
     K = W.shape[0]
@@ -457,24 +444,43 @@ def _n_chunks(n_samples, n_threads, block_rows):
     return max(1, min(n_threads, -(-n_samples // block_rows)))
 
 
-def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=BLOCK_ROWS,
+def binary_blocking(X):
+    """(rows per block, rows between a row read and the row prefetched) for the
+    binary kernels on X.
+
+    Rows of up to 4 KB: blocks of about 6 KB (a multiple of ``LANES`` rows, so the
+    maths runs as whole vectors), which stay in L1 from the scores to the gradient,
+    and a prefetch about 12 KB ahead from both loops: the reads of the next blocks
+    then overlap the maths and the gradient. Measured (1,000,000 x 100, 2 threads,
+    AMD EPYC): float64 blocks of 8 rows prefetching 16 ahead 16.5-17.7 ms a pass
+    against 20.3-21.6 ms for blocks of 64 without; float32 16 rows, 32 ahead. Longer
+    rows stream well from the hardware prefetcher alone, and prefetching them was
+    slower (100,000 x 1,000: 16.2-16.5 ms against 14.6-14.8 ms): 64 rows, none.
+    """
+    row_bytes = X.shape[1] * X.itemsize
+    if row_bytes > 4096:
+        return BLOCK_ROWS, 0
+    return LANES * max(1, 6400 // (row_bytes * LANES)), max(1, 12800 // row_bytes)
+
+
+def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=None,
                 active_rows=None):
     """``active_rows``: the increasing indices of the only rows whose weight may be
-    non-zero (see :mod:`fastlr.backends`), or None: only those rows are read."""
+    non-zero (see :mod:`fastlr.backends`), or None: only those rows are read.
+    ``block_rows``: None for :func:`binary_blocking`'s."""
     n_active = X.shape[0] if active_rows is None else len(active_rows)
     n_threads = n_threads_for(n_threads, n_active * X.shape[1])
-    y = np.asarray(y, dtype=X.dtype)
+    X = np.ascontiguousarray(X)  # a copy only if it is not (rows are prefetched whole)
+    y = np.ascontiguousarray(y, dtype=X.dtype)
     s, has_sw = sample_weights(sample_weight, X.dtype)
     w = np.ascontiguousarray(w, dtype=np.float64)
+    default_rows, ahead = binary_blocking(X)
+    block_rows = default_rows if block_rows is None else block_rows
     n_chunks = _n_chunks(n_active, n_threads, block_rows)
+    rows = None if active_rows is None else np.ascontiguousarray(active_rows, dtype=np.intp)
     with thread_scope(n_threads):
-        if active_rows is None:
-            part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), n_chunks,
-                                       block_rows)
-        else:
-            rows = np.ascontiguousarray(active_rows, dtype=np.intp)
-            part = _binary_sums_rows_kernel(X, y, s, has_sw, w, float(b), rows,
-                                            n_chunks, block_rows)
+        part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), rows, n_chunks, block_rows,
+                                   ahead)
     tot = part[0].copy()
     for c in range(1, n_chunks):  # fixed order: deterministic
         tot += part[c]

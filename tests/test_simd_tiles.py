@@ -159,7 +159,7 @@ def test_whole_kernels_with_four_lanes(tmp_path):
     code = """
 import numpy as np
 from fastlr.backends.numba import _simd
-_simd.LANES = 4  # before _simd_binary is imported: its binary_maths is built for it
+_simd.LANES = 4  # before _simd_binary is imported: its tiles are built for it
 (_simd.dot_tile, (_simd.grad_group_4, _simd.grad_group_2, _simd.grad_group_1),
  (_simd.grad_group_4p, _simd.grad_group_2p, _simd.grad_group_1p)) = _simd.make_tiles(4)
 from fastlr.backends.numba import dense
@@ -179,12 +179,14 @@ for n, p, k in ((517, 6, 10), (300, 13, 3), (64, 4, 2)):
                                atol=1e-12)
 from fastlr.backends.numba import _simd_binary
 assert _simd_binary.LANES == 4
-for n, p, rows in ((517, 6, None), (300, 100, 8), (301, 13, 12), (90, 3, 5)):
-    X = rng.standard_normal((n, p))
+for n, p, rows, dtype in ((517, 6, None, np.float64), (300, 100, 8, np.float64),
+                          (301, 13, 12, np.float64), (90, 3, 5, np.float64),
+                          (517, 100, None, np.float32), (203, 9, 64, np.float32)):
+    X = rng.standard_normal((n, p)).astype(dtype)
     y = (rng.random(n) < 0.4).astype(np.float64)
     w = rng.standard_normal(p)
     sw = rng.random(n)
-    J0, dw0, db0 = ref.binary_sums(X, y, sw, w, 0.3)
+    J0, dw0, db0 = ref.binary_sums(X.astype(np.float64), y, sw.astype(dtype), w, 0.3)
     J1, dw1, db1 = dense.binary_sums(X, y, sw, w, 0.3, block_rows=rows)
     assert abs(J1 - J0) <= 1e-12 * abs(J0) and abs(db1 - db0) <= 1e-12 * n, (n, p, rows)
     np.testing.assert_allclose(dw1, dw0, rtol=1e-12, atol=1e-12 * np.abs(dw0).max())
@@ -264,15 +266,58 @@ def test_prefetch_row_is_only_a_hint(rng):
 
 
 def test_binary_blocking_by_row_length():
-    """Short rows: blocks of whole vectors of about 6 KB and a prefetch about 12 KB
-    ahead; rows past 4 KB: 64-row blocks and no prefetch."""
+    """Rows up to 2.5 KB: a prefetch about 12 KB ahead, and float64 blocks of whole
+    vectors of about 6 KB (float32: 64 rows, whole 16-row steps of either width);
+    longer rows: 64-row blocks and no prefetch."""
     for p, dtype in ((1, np.float64), (20, np.float64), (100, np.float64),
-                     (100, np.float32), (300, np.float64), (512, np.float64)):
+                     (100, np.float32), (300, np.float64), (640, np.float32)):
         rows, ahead = nbb.binary_blocking(np.empty((2, p), dtype))
         row_bytes = p * np.dtype(dtype).itemsize
-        assert rows % _simd.LANES == 0 and rows >= _simd.LANES
-        assert rows * row_bytes <= max(6400, _simd.LANES * row_bytes)
+        assert rows % (2 * _simd.LANES if dtype == np.float32 else _simd.LANES) == 0
+        if dtype == np.float64:
+            assert rows * row_bytes <= max(6400, _simd.LANES * row_bytes)
         assert ahead >= 1 and ahead * row_bytes <= 12800
     assert nbb.binary_blocking(np.empty((2, 100)))[0] == 8  # 800-byte rows, either width
     assert nbb.binary_blocking(np.empty((2, 1000))) == (nbb.BLOCK_ROWS, 0)
-    assert nbb.binary_blocking(np.empty((2, 2000), np.float32)) == (nbb.BLOCK_ROWS, 0)
+    assert nbb.binary_blocking(np.empty((2, 1000), np.float32)) == (nbb.BLOCK_ROWS, 0)
+
+
+@pytest.fixture(scope="module", params=LANES)
+def step(request):
+    lanes = request.param
+    one_step = _simd_binary.make_binary_step(lanes)
+
+    @njit
+    def run(X, r, w, bias, y, s, has_sw, ahead, dw, dz, loss, i):
+        one_step(X, r, w, bias, y, s, has_sw, ahead, dw, dz, loss, i)
+
+    return lanes, run
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("has_sw", [False, True])
+def test_binary_step_matches_numpy(rng, step, dtype, has_sw):
+    """The whole binary step over 2 LANES rows (scores, maths, gradient) against
+    NumPy, for row lengths around the vector width; prefetching rows past X's end."""
+    lanes, run = step
+    R = 2 * lanes
+    for p in _widths(lanes):
+        n = R + 5
+        X = (rng.standard_normal((n, p)) * 2).astype(dtype)
+        w = rng.standard_normal(p) * 0.5
+        y = (rng.random(n) < 0.4).astype(dtype)
+        s = rng.random(n).astype(dtype) if has_sw else np.empty(1, dtype)
+        dw0 = rng.standard_normal(p)
+        dw, dz, loss = dw0.copy(), np.full(R + 3, np.nan), np.full(R + 3, np.nan)
+        run(X, 5, w, 0.25, y, s, has_sw, 1000, dw, dz, loss, 3)
+        Xb = X[5:5 + R].astype(np.float64)
+        z = Xb @ w + 0.25
+        yy = y[5:5 + R].astype(np.float64)
+        sw = s[5:5 + R].astype(np.float64) if has_sw else 1.0
+        want_dz = sw * (0.5 * (1.0 + np.tanh(0.5 * z)) - yy)
+        want_loss = sw * (np.logaddexp(0.0, z) - yy * z)
+        np.testing.assert_allclose(dz[3:], want_dz, rtol=1e-13, atol=1e-13)
+        assert np.all(np.abs(loss[3:] - want_loss) <= 1e-13 * (1.0 + np.abs(z)))
+        assert np.isnan(dz[:3]).all() and np.isnan(loss[:3]).all()  # only its own slots
+        np.testing.assert_allclose(dw, dw0 + want_dz @ Xb, rtol=1e-13,
+                                   atol=1e-13 * R * np.abs(Xb).max())

@@ -24,7 +24,7 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from ._simd import _FLAGS, _I64, LANES, _Emit
+from ._simd import _FLAGS, _I64, LANES, _check_c_2d, _Emit
 
 _LN2 = 0.6931471805599453
 # exp(r) for |r| <= ln2 / 2: Taylor coefficients, highest first (see
@@ -92,6 +92,22 @@ def _loss_and_dz(e, z, y):
     return loss, b.fsub(sig, y, flags=_FLAGS)
 
 
+def _weighted(e, has_sw, load_weights, *vecs):
+    """``vecs`` times the weights where has_sw (``load_weights()`` emits their load:
+    without weights s is a 1-element dummy, never read), else as they are."""
+    b = e.b
+    pre = b.block
+    with b.if_then(has_sw):
+        sw = load_weights()
+        weighted = [b.fmul(v, sw, flags=_FLAGS) for v in vecs]
+        then = b.block
+    out = [b.phi(e.vec) for _ in vecs]
+    for ph, plain, w in zip(out, vecs, weighted):
+        ph.add_incoming(plain, pre)
+        ph.add_incoming(w, then)
+    return out
+
+
 def make_binary_maths(lanes):
     """:func:`binary_maths` for ``lanes`` float64 lanes (the tests build 4 and 8)."""
 
@@ -118,17 +134,8 @@ def make_binary_maths(lanes):
                 return b.gep(context.make_array(sig.args[k])(context, b, arr).data, [_I64(0)])
 
             loss_v, dz_v = _loss_and_dz(e, e.load(ptr(0, zv), iv), e.load(ptr(2, yv), at))
-            pre = b.block
-            with b.if_then(hv):  # without weights s is a 1-element dummy: not read
-                sw = e.load(ptr(3, sv), at)
-                weighted = [b.fmul(v, sw, flags=_FLAGS) for v in (loss_v, dz_v)]
-                then = b.block
-            merged = []
-            for plain, w in zip((loss_v, dz_v), weighted):
-                merged.append(b.phi(e.vec))
-                merged[-1].add_incoming(plain, pre)
-                merged[-1].add_incoming(w, then)
-            for k, arr, v in ((7, lv, merged[0]), (6, dzv, merged[1])):
+            loss_v, dz_v = _weighted(e, hv, lambda: e.load(ptr(3, sv), at), loss_v, dz_v)
+            for k, arr, v in ((7, lv, loss_v), (6, dzv, dz_v)):
                 b.store(v, b.bitcast(b.gep(ptr(k, arr), [iv]), e.vec.as_pointer()), align=8)
             return context.get_dummy_value()
 
@@ -138,3 +145,113 @@ def make_binary_maths(lanes):
 
 
 binary_maths = make_binary_maths(LANES)
+
+
+def make_binary_step(lanes):
+    """:func:`binary_step` for ``lanes`` float64 lanes (the tests build 4 and 8)."""
+    R = 2 * lanes  # rows per step: two vectors of scores
+
+    @intrinsic
+    def binary_step(typingctx, X, r, w, bias, y, s, has_sw, ahead, dw, dz, loss, i):
+        """The rows ``r .. r + 2 LANES`` of X: ``z = X_blk w + bias``, then ``dz[i + l]``
+        and ``loss[i + l]`` as :func:`binary_maths`, then ``dw += dz^T X_blk``
+        (rows added in order), prefetching the same number of rows ``ahead`` rows on
+        (none if ahead is 0). Needs ``X.shape[1] == w.shape[0] == dw.shape[0] >=
+        LANES``."""
+        _check_c_2d("X", X, (types.float32, types.float64))
+        for name, arr in (("w", w), ("dw", dw), ("dz", dz), ("loss", loss)):
+            _check_1d(name, arr, (types.float64,))
+        for name, arr in (("y", y), ("s", s)):
+            _check_1d(name, arr, (types.float32, types.float64))
+        sig = types.void(X, r, w, bias, y, s, has_sw, ahead, dw, dz, loss, i)
+
+        def codegen(context, builder, sig, args):
+            b = builder
+            e = _Emit(context, b, lanes)
+            Xv, rv, wv, biasv, yv, sv, hv, av, dwv, dzv, lv, iv = args
+            rv, av, iv = [context.cast(b, v, sig.args[k], types.intp)
+                          for v, k in ((rv, 1), (av, 7), (iv, 11))]
+            biasv = context.cast(b, biasv, sig.args[3], types.float64)
+
+            def ptr(k, arr):  # element 0 of the k-th argument (1-d)
+                return b.gep(context.make_array(sig.args[k])(context, b, arr).data, [_I64(0)])
+
+            xa = context.make_array(sig.args[0])(context, b, Xv)
+            p = cgutils.unpack_tuple(b, xa.shape, 2)[1]
+            row_bytes = cgutils.unpack_tuple(b, xa.strides, 2)[0]
+            xs = [e.row_ptr(sig.args[0], Xv, b.add(rv, _I64(q))) for q in range(R)]
+            wp, dwp = ptr(2, wv), ptr(8, dwv)
+            n_full = b.sdiv(p, _I64(lanes))
+            # the R rows ahead are contiguous: R row_bytes / 64 cache lines, issued in
+            # memory order, per_step of them at each of the 2 n_full steps below
+            ahead_base = b.bitcast(e.row_ptr(sig.args[0], Xv, b.add(rv, av)),
+                                   ir.IntType(8).as_pointer())
+            do_pf = b.icmp_signed("!=", av, _I64(0))
+            lines = b.sdiv(b.mul(row_bytes, _I64(R)), _I64(64))
+            per_step = b.add(b.sdiv(lines, b.mul(n_full, _I64(2))), _I64(1))
+
+            def prefetch_ahead(step):
+                with b.if_then(do_pf):
+                    first = b.mul(step, per_step)
+
+                    def one(k, _):
+                        e.prefetch(b.gep(ahead_base, [b.mul(b.add(first, k), _I64(64))]))
+                        return []
+
+                    e.loop(per_step, [], one, "pf")
+
+            def dot_step(j_vec, accs):
+                j = b.mul(j_vec, _I64(lanes))
+                wl = e.load(wp, j)
+                prefetch_ahead(j_vec)
+                return [e.fma(accs[q], e.load(xs[q], j), wl) for q in range(R)]
+
+            accs = e.loop(n_full, [e.zero] * R, dot_step, "bdot")
+            # the columns after the last full vector: the last LANES columns, those
+            # already counted masked off
+            tail = b.sub(p, b.mul(n_full, _I64(lanes)))
+            mask = e.tail_mask(tail)
+            start = b.sub(p, _I64(lanes))
+            wl = e.load(wp, start)
+            accs = [b.fadd(a, b.select(mask, b.fmul(e.load(x, start), wl, flags=_FLAGS),
+                                       e.zero), flags=_FLAGS) for a, x in zip(accs, xs)]
+            dzs = []
+            for g in range(2):
+                z = b.fadd(e.transpose_sum(accs[g * lanes:(g + 1) * lanes])[0],
+                           e.splat(biasv), flags=_FLAGS)
+                at = b.add(rv, _I64(g * lanes))
+                loss_v, dz_v = _loss_and_dz(e, z, e.load(ptr(4, yv), at))
+                loss_v, dz_v = _weighted(e, hv, lambda at=at: e.load(ptr(5, sv), at),
+                                         loss_v, dz_v)
+                ig = b.add(iv, _I64(g * lanes))
+                for k, arr, v in ((10, lv, loss_v), (9, dzv, dz_v)):
+                    b.store(v, b.bitcast(b.gep(ptr(k, arr), [ig]), e.vec.as_pointer()),
+                            align=8)
+                dzs += [e.splat(b.extract_element(dz_v, _I64(q))) for q in range(lanes)]
+
+            def grad_at(j, xmask):
+                acc = e.load(dwp, j)
+                for q in range(R):
+                    x = e.load(xs[q], j)
+                    if xmask is not None:
+                        x = b.select(xmask, x, e.zero)
+                    acc = e.fma(acc, dzs[q], x)
+                b.store(acc, b.bitcast(b.gep(dwp, [j]), e.vec.as_pointer()), align=8)
+
+            def grad_step(j_vec, _):
+                prefetch_ahead(b.add(j_vec, n_full))
+                grad_at(b.mul(j_vec, _I64(lanes)), None)
+                return []
+
+            e.loop(n_full, [], grad_step, "bgrad")
+            with b.if_then(b.icmp_signed(">", tail, _I64(0))):
+                # masked columns: products of zero, their entries of dw stored unchanged
+                grad_at(start, mask)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return binary_step
+
+
+binary_step = make_binary_step(LANES)

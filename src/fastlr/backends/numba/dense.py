@@ -20,12 +20,13 @@ Compile options: see :mod:`._elementary` (``fastmath`` without ``nnan``/``ninf``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ._elementary import _FASTMATH, _binary_rows_block, _softmax_rows_block
 from ._simd import (LANES, dot_tile, grad_group_1, grad_group_1p, grad_group_2, grad_group_2p,
                     grad_group_4, grad_group_4p, prefetch_row)
-from ._simd_binary import binary_maths
+from ._simd_binary import binary_maths, binary_step
 from ._threads import n_threads_for, sample_weights, thread_scope
 
 # Rows per block (see module docstring): 64 rows of 100 float64 features is 51 KB,
@@ -134,47 +135,75 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 # ---------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
     """One thread's rows: ``X[start:stop]``, or where ``rows`` is not None the listed
     rows ``rows[start:stop]`` (each block read in place or gathered, see
     :func:`_listed_block`). Block by block: forward pass, per-row maths, then
-    ``dw += dz^T X_blk`` while the block is still in cache, both passes prefetching
-    the rows ``ahead`` rows on (see :func:`binary_blocking`). Returns (J, db), the
-    rows added one by one.
+    ``dw += dz^T X_blk`` while the block is still in cache, prefetching the rows
+    ``ahead`` rows on (see :func:`binary_blocking`). Returns (J, db), the rows added
+    one by one. For Numba code only: compiled per dtype, by the overload below.
+
+    float64 X: the scores and the gradient as Numba loops over rows, four rows per
+    pass over ``dw``, and the maths as vectors (:func:`._simd_binary.binary_maths`).
+    float32 X: the whole step in vector registers, 16 rows (8 lanes) at a time
+    (:func:`._simd_binary.binary_step`), the rows past the last whole step as for
+    float64. Each measured faster than the other for its dtype (see the README).
 
     The block step is written out here rather than called once per block: a call
     with a dozen array arguments cost about 60 ns (their reference counts), 8 ns a
     row in blocks of 8 rows, even with Numba's ``inline="always"``.
     """
-    p = X.shape[1]
-    zb = np.empty(block_rows)
-    tb = np.empty(block_rows)
-    bits = np.empty(block_rows, dtype=np.int64)
-    dzb = np.empty(block_rows)
-    lb = np.empty(block_rows)
-    Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
-    yb = np.empty(block_rows, dtype=y.dtype)
-    sb = np.empty(block_rows, dtype=s.dtype)
-    J = 0.0
-    db = 0.0
-    for i0 in range(start, stop, block_rows):
-        nb = min(stop - i0, block_rows)
-        if rows is None:
-            Xr, yr, sr, r0 = X, y, s, i0
-        else:
-            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
-        _dot_rows(Xr, r0, nb, w, b, zb, ahead)
-        if nb % LANES == 0:
-            for i in range(0, nb, LANES):
-                binary_maths(zb, i, yr, sr, has_sw, r0, dzb, lb)
-        else:
-            _binary_rows_block(zb, yr, sr, has_sw, r0, nb, tb, bits, dzb, lb)
-        for r in range(nb):
-            J += lb[r]
-            db += dzb[r]
-        _accumulate_rows(Xr, r0, nb, dzb, dw, ahead)
-    return J, db
+    raise NotImplementedError("_binary_chunk is compiled into the Numba kernels only")
+
+
+def _binary_chunk_impl(tiled):
+    def impl(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
+        p = X.shape[1]
+        step = 2 * LANES if tiled and p >= LANES else block_rows + 1
+        zb = np.empty(block_rows)
+        tb = np.empty(block_rows)
+        bits = np.empty(block_rows, dtype=np.int64)
+        dzb = np.empty(max(block_rows, step))
+        lb = np.empty(max(block_rows, step))
+        Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
+        yb = np.empty(block_rows, dtype=y.dtype)
+        sb = np.empty(block_rows, dtype=s.dtype)
+        J = 0.0
+        db = 0.0
+        for i0 in range(start, stop, block_rows):
+            nb = min(stop - i0, block_rows)
+            if rows is None:
+                Xr, yr, sr, r0 = X, y, s, i0
+            else:
+                Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
+            i = 0
+            while i + step <= nb:
+                binary_step(Xr, r0 + i, w, b, yr, sr, has_sw, ahead, dw, dzb, lb, 0)
+                for r in range(step):
+                    J += lb[r]
+                    db += dzb[r]
+                i += step
+            if i == nb:
+                continue
+            n = nb - i
+            _dot_rows(Xr, r0 + i, n, w, b, zb, ahead)
+            if n % LANES == 0:
+                for k in range(0, n, LANES):
+                    binary_maths(zb, k, yr, sr, has_sw, r0 + i, dzb, lb)
+            else:
+                _binary_rows_block(zb, yr, sr, has_sw, r0 + i, n, tb, bits, dzb, lb)
+            for r in range(n):
+                J += lb[r]
+                db += dzb[r]
+            _accumulate_rows(Xr, r0 + i, n, dzb, dw, ahead)
+        return J, db
+
+    return impl
+
+
+@overload(_binary_chunk, jit_options=dict(fastmath=_FASTMATH, error_model="numpy"))
+def _binary_chunk_for(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
+    return _binary_chunk_impl(X.dtype == types.float32)
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -448,19 +477,25 @@ def binary_blocking(X):
     """(rows per block, rows between a row read and the row prefetched) for the
     binary kernels on X.
 
-    Rows of up to 4 KB: blocks of about 6 KB (a multiple of ``LANES`` rows, so the
-    maths runs as whole vectors), which stay in L1 from the scores to the gradient,
-    and a prefetch about 12 KB ahead from both loops: the reads of the next blocks
-    then overlap the maths and the gradient. Measured (1,000,000 x 100, 2 threads,
-    AMD EPYC): float64 blocks of 8 rows prefetching 16 ahead 16.5-17.7 ms a pass
-    against 20.3-21.6 ms for blocks of 64 without; float32 16 rows, 32 ahead. Longer
-    rows stream well from the hardware prefetcher alone, and prefetching them was
-    slower (100,000 x 1,000: 16.2-16.5 ms against 14.6-14.8 ms): 64 rows, none.
+    Rows of up to 2.5 KB are prefetched about 12 KB ahead from both the scores' and
+    the gradient's loops, so that the reads of the next rows overlap the maths and
+    the gradient; float64 X is read in blocks of about 6 KB (a multiple of ``LANES``
+    rows, so the maths runs as whole vectors), which stay in L1 from the scores to
+    the gradient. Longer rows stream well from the hardware prefetcher alone, and
+    prefetching them was slower: 64-row blocks, no prefetch. Measured, 2 threads,
+    AMD EPYC, read bandwidth 67 GB/s: 1,000,000 x 100 float64, blocks of 8 rows
+    prefetching 16 ahead 13.1-13.4 ms a pass against 17.9-18.2 ms for blocks of 64
+    without; float32 (16-row steps, 32 ahead) 6.3-6.4 ms against 11.4-11.5 ms.
+    100,000 x 1,000 float64 at 70 GB/s: 16.2-16.5 ms with a prefetch, 14.6-14.8 ms
+    without.
     """
     row_bytes = X.shape[1] * X.itemsize
-    if row_bytes > 4096:
+    if row_bytes > 2560:
         return BLOCK_ROWS, 0
-    return LANES * max(1, 6400 // (row_bytes * LANES)), max(1, 12800 // row_bytes)
+    ahead = max(1, 12800 // row_bytes)
+    if X.dtype == np.float32:  # whole 16-row steps (see _binary_chunk)
+        return BLOCK_ROWS, ahead
+    return LANES * max(1, 6400 // (row_bytes * LANES)), ahead
 
 
 def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=None,

@@ -205,9 +205,9 @@ def maths(request):
     one_vector = _simd_binary.make_binary_maths(lanes)
 
     @njit
-    def run(z, y, s, has_sw, row0, dz, loss):
-        for i in range(0, z.shape[0], lanes):
-            one_vector(z, i, y, s, has_sw, row0, dz, loss)
+    def run(z, n, y, s, has_sw, row0, dz, loss):
+        for i in range(0, n, lanes):
+            one_vector(z, i, n, y, s, has_sw, row0, dz, loss)
 
     return lanes, run
 
@@ -231,10 +231,17 @@ def test_binary_maths_matches_the_block_loop(rng, maths, label_dtype, has_sw):
     dz0, loss0 = np.empty(n), np.empty(n)
     _binary_rows_block(z, y, s, has_sw, 3, n, t, bits, dz0, loss0)
     dz1, loss1 = np.full(n, np.nan), np.full(n, np.nan)
-    run(z, y, s, has_sw, 3, dz1, loss1)
+    run(z, n, y, s, has_sw, 3, dz1, loss1)
     # the same operations: a few roundings apart at most (FMA contraction may differ)
     np.testing.assert_allclose(dz1, dz0, rtol=4e-16, atol=1e-300)
     np.testing.assert_allclose(loss1, loss0, rtol=1e-15, atol=1e-300)
+    # a count that is not a multiple of the width: the lanes past it untouched
+    for m in (1, lanes - 1, lanes + 3, n - 5):
+        dz2, loss2 = np.full(n, np.nan), np.full(n, np.nan)
+        run(z, m, y, s, has_sw, 3, dz2, loss2)
+        np.testing.assert_array_equal(dz2[:m], dz1[:m])
+        np.testing.assert_array_equal(loss2[:m], loss1[:m])
+        assert np.isnan(dz2[m:]).all() and np.isnan(loss2[m:]).all()
     yy = y[3:].astype(np.float64)
     sw = s[3:].astype(np.float64) if has_sw else 1.0
     want_loss = sw * (np.logaddexp(0.0, z) - yy * z)
@@ -245,7 +252,7 @@ def test_binary_maths_matches_the_block_loop(rng, maths, label_dtype, has_sw):
     np.testing.assert_allclose(dz1, want_dz, rtol=1e-14, atol=4e-16)
 
 
-def test_prefetch_row_is_only_a_hint(rng):
+def test_prefetch_rows_is_only_a_hint(rng):
     """Prefetching rows far past the end of X (or before it) reads nothing and
     faults nothing; rows whose length is not a multiple of a cache line included."""
 
@@ -253,7 +260,7 @@ def test_prefetch_row_is_only_a_hint(rng):
     def touch(X, far):
         total = 0.0
         for r in range(-far, X.shape[0] + far, 7):
-            _simd.prefetch_row(X, r)
+            _simd.prefetch_rows(X, r, 1 + r % 5)
             if 0 <= r < X.shape[0]:
                 total += X[r].sum()
         return total

@@ -20,12 +20,11 @@ Compile options: see :mod:`._elementary` (``fastmath`` without ``nnan``/``ninf``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import overload
+from numba import njit, prange
 
-from ._elementary import _FASTMATH, _binary_rows_block, _softmax_rows_block
+from ._elementary import _FASTMATH, _softmax_rows_block
 from ._simd import (LANES, dot_tile, grad_group_1, grad_group_1p, grad_group_2, grad_group_2p,
-                    grad_group_4, grad_group_4p, prefetch_row)
+                    grad_group_4, grad_group_4p, prefetch_rows)
 from ._simd_binary import binary_maths, binary_step
 from ._threads import n_threads_for, sample_weights, thread_scope
 
@@ -50,8 +49,7 @@ def _accumulate_rows(X, r0, n, d, acc, ahead):
     r = 0
     while r + 4 <= n:
         if ahead:
-            for q in range(4):
-                prefetch_row(X, r0 + r + q + ahead)
+            prefetch_rows(X, r0 + r + ahead, 4)
         x0 = X[r0 + r]
         x1 = X[r0 + r + 1]
         x2 = X[r0 + r + 2]
@@ -86,7 +84,7 @@ def _dot_rows(X, r0, n, w, b, z, ahead):
     p = X.shape[1]
     for r in range(n):
         if ahead:
-            prefetch_row(X, r0 + r + ahead)
+            prefetch_rows(X, r0 + r + ahead, 1)
         acc = b
         for j in range(p):
             acc += X[r0 + r, j] * w[j]
@@ -135,75 +133,61 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 # ---------------------------------------------------------------------------------
 
 
-def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw, step):
     """One thread's rows: ``X[start:stop]``, or where ``rows`` is not None the listed
     rows ``rows[start:stop]`` (each block read in place or gathered, see
     :func:`_listed_block`). Block by block: forward pass, per-row maths, then
     ``dw += dz^T X_blk`` while the block is still in cache, prefetching the rows
     ``ahead`` rows on (see :func:`binary_blocking`). Returns (J, db), the rows added
-    one by one. For Numba code only: compiled per dtype, by the overload below.
+    one by one.
 
-    float64 X: the scores and the gradient as Numba loops over rows, four rows per
+    ``step`` 2 LANES: the whole step in vector registers, that many rows at a time
+    (:func:`._simd_binary.binary_step`), then the rows past the last whole step as
+    with None: the scores and the gradient as Numba loops over rows, four rows per
     pass over ``dw``, and the maths as vectors (:func:`._simd_binary.binary_maths`).
-    float32 X: the whole step in vector registers, 16 rows (8 lanes) at a time
-    (:func:`._simd_binary.binary_step`), the rows past the last whole step as for
-    float64. Each measured faster than the other for its dtype (see the README).
+    None is a type of its own, so a kernel called with it does not compile the tile
+    (1 s). The tile for float32 X, the loops for float64: each measured faster than
+    the other there (see the README).
 
     The block step is written out here rather than called once per block: a call
     with a dozen array arguments cost about 60 ns (their reference counts), 8 ns a
     row in blocks of 8 rows, even with Numba's ``inline="always"``.
     """
-    raise NotImplementedError("_binary_chunk is compiled into the Numba kernels only")
-
-
-def _binary_chunk_impl(tiled):
-    def impl(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
-        p = X.shape[1]
-        step = 2 * LANES if tiled and p >= LANES else block_rows + 1
-        zb = np.empty(block_rows)
-        tb = np.empty(block_rows)
-        bits = np.empty(block_rows, dtype=np.int64)
-        dzb = np.empty(max(block_rows, step))
-        lb = np.empty(max(block_rows, step))
-        Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
-        yb = np.empty(block_rows, dtype=y.dtype)
-        sb = np.empty(block_rows, dtype=s.dtype)
-        J = 0.0
-        db = 0.0
-        for i0 in range(start, stop, block_rows):
-            nb = min(stop - i0, block_rows)
-            if rows is None:
-                Xr, yr, sr, r0 = X, y, s, i0
-            else:
-                Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
-            i = 0
-            while i + step <= nb:
+    p = X.shape[1]
+    zb = np.empty(block_rows)
+    dzb = np.empty(block_rows + 2 * LANES)
+    lb = np.empty(block_rows + 2 * LANES)
+    Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
+    yb = np.empty(block_rows, dtype=y.dtype)
+    sb = np.empty(block_rows, dtype=s.dtype)
+    J = 0.0
+    db = 0.0
+    for i0 in range(start, stop, block_rows):
+        nb = min(stop - i0, block_rows)
+        if rows is None:
+            Xr, yr, sr, r0 = X, y, s, i0
+        else:
+            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
+        i = 0
+        if step is not None:
+            while i + step <= nb and p >= LANES:
                 binary_step(Xr, r0 + i, w, b, yr, sr, has_sw, ahead, dw, dzb, lb, 0)
                 for r in range(step):
                     J += lb[r]
                     db += dzb[r]
                 i += step
-            if i == nb:
-                continue
-            n = nb - i
-            _dot_rows(Xr, r0 + i, n, w, b, zb, ahead)
-            if n % LANES == 0:
-                for k in range(0, n, LANES):
-                    binary_maths(zb, k, yr, sr, has_sw, r0 + i, dzb, lb)
-            else:
-                _binary_rows_block(zb, yr, sr, has_sw, r0 + i, n, tb, bits, dzb, lb)
-            for r in range(n):
-                J += lb[r]
-                db += dzb[r]
-            _accumulate_rows(Xr, r0 + i, n, dzb, dw, ahead)
-        return J, db
-
-    return impl
-
-
-@overload(_binary_chunk, jit_options=dict(fastmath=_FASTMATH, error_model="numpy"))
-def _binary_chunk_for(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw):
-    return _binary_chunk_impl(X.dtype == types.float32)
+        if i == nb:
+            continue
+        n = nb - i
+        _dot_rows(Xr, r0 + i, n, w, b, zb, ahead)
+        for k in range(0, n, LANES):
+            binary_maths(zb, k, n, yr, sr, has_sw, r0 + i, dzb, lb)
+        for r in range(n):
+            J += lb[r]
+            db += dzb[r]
+        _accumulate_rows(Xr, r0 + i, n, dzb, dw, ahead)
+    return J, db
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -218,6 +202,7 @@ def _binary_sums_kernel(
     n_chunks,  # IN number of chunks of the rows (one per thread)
     block_rows,  # IN rows per block
     ahead,  # IN rows between a row read and the row prefetched (0: none)
+    step,  # IN None, or rows per step of the tile: see _binary_chunk
 ):
     """Returns partials of shape (n_chunks, n_features + 2): [dw..., db, J] per chunk.
 
@@ -234,7 +219,7 @@ def _binary_sums_kernel(
         stop = min(m, start + chunk)
         dw = np.zeros(p)
         J, db = _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead,
-                              dw)
+                              dw, step)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -482,12 +467,8 @@ def binary_blocking(X):
     the gradient; float64 X is read in blocks of about 6 KB (a multiple of ``LANES``
     rows, so the maths runs as whole vectors), which stay in L1 from the scores to
     the gradient. Longer rows stream well from the hardware prefetcher alone, and
-    prefetching them was slower: 64-row blocks, no prefetch. Measured, 2 threads,
-    AMD EPYC, read bandwidth 67 GB/s: 1,000,000 x 100 float64, blocks of 8 rows
-    prefetching 16 ahead 13.1-13.4 ms a pass against 17.9-18.2 ms for blocks of 64
-    without; float32 (16-row steps, 32 ahead) 6.3-6.4 ms against 11.4-11.5 ms.
-    100,000 x 1,000 float64 at 70 GB/s: 16.2-16.5 ms with a prefetch, 14.6-14.8 ms
-    without.
+    prefetching them was slower: 64-row blocks, no prefetch. The measurements are
+    in the README ("Speed to the roofline").
     """
     row_bytes = X.shape[1] * X.itemsize
     if row_bytes > 2560:
@@ -515,7 +496,7 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=None,
     rows = None if active_rows is None else np.ascontiguousarray(active_rows, dtype=np.intp)
     with thread_scope(n_threads):
         part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), rows, n_chunks, block_rows,
-                                   ahead)
+                                   ahead, 2 * LANES if X.dtype == np.float32 else None)
     tot = part[0].copy()
     for c in range(1, n_chunks):  # fixed order: deterministic
         tot += part[c]

@@ -296,29 +296,13 @@ def _make_grad_group(n_rows_of_w, lanes, prefetch=False):
     return grad_group
 
 
-def _prefetch_bytes_fn(module):
-    """``void fastlr.prefetch_bytes(i8* base, i64 n)``: a prefetch of every cache line
-    of ``base[0:n]``, defined once per module and never inlined (each inlined copy
-    of its loop cost the kernels' compilation about 0.3 s)."""
-    name = "fastlr.prefetch_bytes"
-    if name in module.globals:
-        return module.globals[name]
-    i8p = ir.IntType(8).as_pointer()
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [i8p, _I64]), name)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    base, n = fn.args
-    e = _Emit(None, b, 1)
-
-    def line(i, _):
-        e.prefetch(b.gep(base, [b.mul(i, _I64(64))]))
-        return []
-
-    e.loop(b.sdiv(b.add(n, _I64(63)), _I64(64)), [], line, "pf")
-    e.prefetch(b.gep(base, [b.sub(n, _I64(1))]))  # the last line, when base is not on one
-    b.ret_void()
-    return fn
+def _no_unroll(module):
+    """Loop metadata asking LLVM not to unroll: each unrolled copy of a prefetch loop
+    cost the kernels' compilation, and the loop is a few lines long."""
+    off = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    loop_id = module.add_metadata([ir.MetaDataString(module, f"fastlr.loop.{id(off)}"), off])
+    loop_id.operands = (loop_id, off)  # a loop ID refers to itself
+    return loop_id
 
 
 @intrinsic
@@ -330,14 +314,30 @@ def prefetch_rows(typingctx, X, r, n):
     sig = types.void(X, r, n)
 
     def codegen(context, builder, sig, args):
+        b = builder
         Xv, rv, nv = args
-        rv = context.cast(builder, rv, sig.args[1], types.intp)
-        nv = context.cast(builder, nv, sig.args[2], types.intp)
-        a = context.make_array(sig.args[0])(context, builder, Xv)
-        row_bytes = cgutils.unpack_tuple(builder, a.strides, 2)[0]
-        base = builder.gep(builder.bitcast(a.data, ir.IntType(8).as_pointer()),
-                           [builder.mul(rv, row_bytes)])
-        builder.call(_prefetch_bytes_fn(builder.module), [base, builder.mul(nv, row_bytes)])
+        rv = context.cast(b, rv, sig.args[1], types.intp)
+        nv = context.cast(b, nv, sig.args[2], types.intp)
+        e = _Emit(context, b, 1)
+        a = context.make_array(sig.args[0])(context, b, Xv)
+        row_bytes = cgutils.unpack_tuple(b, a.strides, 2)[0]
+        base = b.gep(b.bitcast(a.data, ir.IntType(8).as_pointer()), [b.mul(rv, row_bytes)])
+        nbytes = b.mul(nv, row_bytes)
+        pre = b.block
+        head, body, after = [b.append_basic_block(f"pfrows.{k}") for k in ("head", "body",
+                                                                             "after")]
+        b.branch(head)
+        b.position_at_end(head)
+        off = b.phi(_I64)
+        off.add_incoming(_I64(0), pre)
+        b.cbranch(b.icmp_signed("<", off, nbytes), body, after)
+        b.position_at_end(body)
+        e.prefetch(b.gep(base, [off]))
+        off.add_incoming(b.add(off, _I64(64)), body)
+        b.branch(head).set_metadata("llvm.loop", _no_unroll(b.module))
+        b.position_at_end(after)
+        # the last byte: the last line, when the rows do not start on one
+        e.prefetch(b.gep(base, [b.sub(nbytes, _I64(1))]))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -352,3 +352,4 @@ def make_tiles(lanes):
 
 dot_tile, (grad_group_4, grad_group_2, grad_group_1), \
     (grad_group_4p, grad_group_2p, grad_group_1p) = make_tiles(LANES)
+

@@ -4,6 +4,8 @@
     Median wall-clock seconds of one call of ``fn()``.
 ``read_bandwidth(n=100_000_000, repeats=5)``
     The machine's read bandwidth in GB/s, from ``np.dot`` of two large float64 vectors.
+``blas_idle()``
+    Wait for BLAS's threads to stop spinning before timing anything else.
 ``peak_memory_growth(setup, measured)``
     Peak resident-memory growth of a code snippet, in a new Python process.
 ``wall_time(fn)``
@@ -23,7 +25,7 @@ import time
 
 import numpy as np
 
-__all__ = ["median_time", "peak_memory_growth", "read_bandwidth", "wall_time"]
+__all__ = ["blas_idle", "median_time", "peak_memory_growth", "read_bandwidth", "wall_time"]
 
 
 def median_time(fn, repeats=5, warmup=1, number=1, min_time=None):
@@ -87,7 +89,23 @@ def read_bandwidth(n=100_000_000, repeats=5):
     b = np.empty(n)
     b.fill(0.5)
     seconds = median_time(lambda: np.dot(a, b), repeats=repeats, warmup=1)
+    blas_idle()
     return 2 * a.itemsize * n / seconds / 1e9
+
+
+BLAS_SPIN_SECONDS = 0.5
+
+
+def blas_idle():
+    """Wait until BLAS's worker threads have stopped spinning.
+
+    After a multi-threaded call, OpenBLAS's threads keep busy-waiting for more work
+    for a while. On a 2-core machine they then take the cores from whatever runs
+    next: Numba epochs of 1,000,000 x 100 started right after ``np.dot`` took 28-48 ms
+    for about 0.1 s, against 16-18 ms after a 0.5 s pause (AMD EPYC, 2 cores). Call it
+    after timing BLAS and before timing anything else.
+    """
+    time.sleep(BLAS_SPIN_SECONDS)
 
 
 _PEAK_MEMORY_CHILD = """

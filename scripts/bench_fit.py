@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_time, read_bandwidth, wall_time  # noqa: E402
+from _timing import blas_idle, median_time, read_bandwidth, wall_time  # noqa: E402
 from bench_cpu import make_data  # noqa: E402
 from bench_l1 import make_multiclass, objective  # noqa: E402
 from bench_sparse import cpu_flags, isa, markdown_table  # noqa: E402
@@ -85,6 +85,7 @@ def dgemm_gflops(threads=None, n=2000, repeats=5):
     b = np.random.default_rng(1).standard_normal((n, n))
     with threadpool_limits(limits=threads, user_api="blas"):
         seconds = median_time(lambda: a @ b, repeats=repeats, warmup=1)
+    blas_idle()
     return 2 * n**3 / seconds / 1e9
 
 

@@ -116,7 +116,7 @@ def _weighted(e, has_sw, load_weights, *vecs):
     return out
 
 
-def _masked(e, name, ptr, idx, mask, value=None):
+def _masked(e, ptr, idx, mask, value=None):
     """``llvm.masked.load`` (value None) or ``.store`` of the lanes of ``ptr + idx``
     where mask is set; loads are widened to float64, stores are float64."""
     b = e.b
@@ -164,12 +164,12 @@ def make_binary_maths(lanes):
             def ptr(k, arr):  # element 0 of the k-th argument
                 return b.gep(context.make_array(sig.args[k])(context, b, arr).data, [_I64(0)])
 
-            loss_v, dz_v = _loss_and_dz(e, _masked(e, "z", ptr(0, zv), iv, mask),
-                                        _masked(e, "y", ptr(3, yv), at, mask))
-            loss_v, dz_v = _weighted(e, hv, lambda: _masked(e, "s", ptr(4, sv), at, mask),
+            loss_v, dz_v = _loss_and_dz(e, _masked(e, ptr(0, zv), iv, mask),
+                                        _masked(e, ptr(3, yv), at, mask))
+            loss_v, dz_v = _weighted(e, hv, lambda: _masked(e, ptr(4, sv), at, mask),
                                      loss_v, dz_v)
-            _masked(e, "loss", ptr(8, lv), iv, mask, loss_v)
-            _masked(e, "dz", ptr(7, dzv), iv, mask, dz_v)
+            _masked(e, ptr(8, lv), iv, mask, loss_v)
+            _masked(e, ptr(7, dzv), iv, mask, dz_v)
             return context.get_dummy_value()
 
         return sig, codegen

@@ -6,8 +6,12 @@ thread (``prange``); inside a chunk, rows are processed in blocks of ``block_row
 1. ``z = X_blk w + b`` (a dot product per row, vectorised over features, summed
    in float64);
 2. the per-row scalar maths (exp, log1p, sigmoid, loss, ``dz``) over the whole block at
-   once, with the polynomial exp/log of :mod:`._elementary` that LLVM vectorises;
+   once, with the polynomial exp/log of :mod:`._elementary` (vectorised by LLVM, or
+   written as vectors in :mod:`._simd_binary`);
 3. ``dw += dz_blk^T X_blk`` in float64, while the block is still in cache.
+
+Binary kernels take their blocks and prefetch distance from the row length
+(:func:`binary_blocking`); multinomial ones, ``BLOCK_ROWS`` and :mod:`._simd`'s tiles.
 
 Each chunk keeps its own partial ``dw``, ``db`` and ``J`` (accumulated in float64);
 the partials are added in chunk order afterwards, so a result depends only on the data
@@ -28,9 +32,10 @@ from ._simd import (LANES, dot_tile, grad_group_1, grad_group_1p, grad_group_2, 
 from ._simd_binary import binary_maths, binary_step
 from ._threads import n_threads_for, sample_weights, thread_scope
 
-# Rows per block (see module docstring): 64 rows of 100 float64 features is 51 KB,
-# still in L1/L2 cache between the forward and the gradient step. 32 to 256 measured
-# within 5% of one another at 1,000,000 x 100; 64 was best for float32.
+# Rows per block of the multinomial kernels, and of the binary ones on rows past 2.5 KB
+# (see binary_blocking): 64 rows of 100 float64 features is 51 KB, in L1/L2 cache
+# between the forward and the gradient step. 32 to 256 measured within 5% of one
+# another at 1,000,000 x 100 (binary, before binary_blocking); 64 was best for float32.
 BLOCK_ROWS = 64
 
 
@@ -134,7 +139,7 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw, step):
+def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw, tiled):
     """One thread's rows: ``X[start:stop]``, or where ``rows`` is not None the listed
     rows ``rows[start:stop]`` (each block read in place or gathered, see
     :func:`_listed_block`). Block by block: forward pass, per-row maths, then
@@ -142,17 +147,15 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     ``ahead`` rows on (see :func:`binary_blocking`). Returns (J, db), the rows added
     one by one.
 
-    ``step`` 2 LANES: the whole step in vector registers, that many rows at a time
+    ``tiled`` True: the whole step in vector registers, 2 LANES rows at a time
     (:func:`._simd_binary.binary_step`), then the rows past the last whole step as
     with None: the scores and the gradient as Numba loops over rows, four rows per
     pass over ``dw``, and the maths as vectors (:func:`._simd_binary.binary_maths`).
-    None is a type of its own, so a kernel called with it does not compile the tile
-    (1 s). The tile for float32 X, the loops for float64: each measured faster than
-    the other there (see the README).
+    None is a type of its own, so its kernels do not compile the tile (1 s). The
+    tile for float32 X, the loops for float64: each the faster there (see README).
 
-    The block step is written out here rather than called once per block: a call
-    with a dozen array arguments cost about 60 ns (their reference counts), 8 ns a
-    row in blocks of 8 rows, even with Numba's ``inline="always"``.
+    The block step is written out here: called per block, its dozen array arguments
+    cost 60 ns of reference counts (8 ns a row), even with ``inline="always"``.
     """
     p = X.shape[1]
     zb = np.empty(block_rows)
@@ -170,13 +173,13 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
         else:
             Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
         i = 0
-        if step is not None:
-            while i + step <= nb and p >= LANES:
+        if tiled is not None:
+            while i + 2 * LANES <= nb and p >= LANES:
                 binary_step(Xr, r0 + i, w, b, yr, sr, has_sw, ahead, dw, dzb, lb, 0)
-                for r in range(step):
+                for r in range(2 * LANES):
                     J += lb[r]
                     db += dzb[r]
-                i += step
+                i += 2 * LANES
         if i == nb:
             continue
         n = nb - i
@@ -202,7 +205,7 @@ def _binary_sums_kernel(
     n_chunks,  # IN number of chunks of the rows (one per thread)
     block_rows,  # IN rows per block
     ahead,  # IN rows between a row read and the row prefetched (0: none)
-    step,  # IN None, or rows per step of the tile: see _binary_chunk
+    tiled,  # IN None, or True for the float32 tile: see _binary_chunk
 ):
     """Returns partials of shape (n_chunks, n_features + 2): [dw..., db, J] per chunk.
 
@@ -219,7 +222,7 @@ def _binary_sums_kernel(
         stop = min(m, start + chunk)
         dw = np.zeros(p)
         J, db = _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead,
-                              dw, step)
+                              dw, tiled)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -496,7 +499,7 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=None,
     rows = None if active_rows is None else np.ascontiguousarray(active_rows, dtype=np.intp)
     with thread_scope(n_threads):
         part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), rows, n_chunks, block_rows,
-                                   ahead, 2 * LANES if X.dtype == np.float32 else None)
+                                   ahead, True if X.dtype == np.float32 else None)
     tot = part[0].copy()
     for c in range(1, n_chunks):  # fixed order: deterministic
         tot += part[c]

@@ -308,44 +308,14 @@ def _multinomial_sums_kernel(
     has_sw,  # IN bool
     W,  # IN (n_classes, n_features) float64
     B,  # IN (n_classes,) float64
+    rows,  # IN None (all rows) or (n_rows,) int, the rows to sum over, increasing
     n_chunks,  # IN
     block_rows,  # IN
 ):
-    """Returns partials (n_chunks, n_classes, n_features + 2): [dW_k..., dB_k, J]."""
-    m, p = X.shape
-    K = W.shape[0]
-    part = np.zeros((n_chunks, K, p + 2))
-    chunk = (m + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        start = c * chunk
-        stop = min(m, start + chunk)
-        Zb = np.empty(block_rows * K)
-        Eb = np.empty(block_rows * K)
-        bits = np.empty(block_rows * K, dtype=np.int64)
-        zmax = np.empty(block_rows)
-        Sb = np.empty(2 * block_rows)
-        dW = np.zeros((K, p))
-        dB = np.zeros(K)
-        J = 0.0
-        for r0 in range(start, stop, block_rows):
-            nb = min(stop - r0, block_rows)
-            _multinomial_scores(X, r0, nb, W, B, Zb)
-            J = _softmax_rows_block(Zb, zmax, y, s, has_sw, r0, nb, K, Eb, bits, Sb, dB, J)
-            _multinomial_accumulate(X, r0, nb, Eb, dW)  # the block still in cache
-        for k in range(K):
-            for j in range(p):
-                part[c, k, j] = dW[k, j]
-            part[c, k, p] = dB[k]
-        part[c, 0, p + 1] = J
-    return part
-
-
-@njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_rows):
-    """:func:`_multinomial_sums_kernel` over the listed rows of X only (increasing
-    ``rows``): the chunks split the list, each block read in place or gathered
-    (:func:`_listed_block`)."""
-    m = rows.shape[0]
+    """Returns partials (n_chunks, n_classes, n_features + 2): [dW_k..., dB_k, J].
+    With ``rows``, the chunks split the list, each block read in place or gathered
+    (:func:`_listed_block`), as in :func:`_binary_chunk`."""
+    m = X.shape[0] if rows is None else rows.shape[0]
     p = X.shape[1]
     K = W.shape[0]
     part = np.zeros((n_chunks, K, p + 2))
@@ -358,7 +328,7 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
         bits = np.empty(block_rows * K, dtype=np.int64)
         zmax = np.empty(block_rows)
         Sb = np.empty(2 * block_rows)
-        Xb = np.empty((block_rows, p), dtype=X.dtype)
+        Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
         yb = np.empty(block_rows, dtype=y.dtype)
         sb = np.empty(block_rows, dtype=s.dtype)
         dW = np.zeros((K, p))
@@ -366,10 +336,13 @@ def _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_r
         J = 0.0
         for i0 in range(start, stop, block_rows):
             nb = min(stop - i0, block_rows)
-            Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
+            if rows is None:
+                Xr, yr, sr, r0 = X, y, s, i0
+            else:
+                Xr, yr, sr, r0 = _listed_block(X, y, s, has_sw, rows, i0, nb, Xb, yb, sb)
             _multinomial_scores(Xr, r0, nb, W, B, Zb)
             J = _softmax_rows_block(Zb, zmax, yr, sr, has_sw, r0, nb, K, Eb, bits, Sb, dB, J)
-            _multinomial_accumulate(Xr, r0, nb, Eb, dW)
+            _multinomial_accumulate(Xr, r0, nb, Eb, dW)  # the block still in cache
         for k in range(K):
             for j in range(p):
                 part[c, k, j] = dW[k, j]
@@ -519,14 +492,9 @@ def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, block_rows=BLOCK
     W = np.ascontiguousarray(W, dtype=np.float64)
     B = np.ascontiguousarray(B, dtype=np.float64)
     n_chunks = _n_chunks(n_active, n_threads, block_rows)
+    rows = None if active_rows is None else np.ascontiguousarray(active_rows, dtype=np.intp)
     with thread_scope(n_threads):
-        if active_rows is None:
-            part = _multinomial_sums_kernel(X, y, s, has_sw, W, B, n_chunks,
-                                            block_rows)
-        else:
-            rows = np.ascontiguousarray(active_rows, dtype=np.intp)
-            part = _multinomial_sums_rows_kernel(X, y, s, has_sw, W, B, rows, n_chunks,
-                                                 block_rows)
+        part = _multinomial_sums_kernel(X, y, s, has_sw, W, B, rows, n_chunks, block_rows)
     tot = part[0].copy()
     for c in range(1, n_chunks):
         tot += part[c]

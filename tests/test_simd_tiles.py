@@ -232,9 +232,13 @@ def test_binary_maths_matches_the_block_loop(rng, maths, label_dtype, has_sw):
     _binary_rows_block(z, y, s, has_sw, 3, n, t, bits, dz0, loss0)
     dz1, loss1 = np.full(n, np.nan), np.full(n, np.nan)
     run(z, n, y, s, has_sw, 3, dz1, loss1)
-    # the same operations: a few roundings apart at most (FMA contraction may differ)
+    # the same operations: a few roundings apart at most. LLVM may or may not fuse a
+    # multiply and an add (fastmath "contract"), and may choose differently in each
+    # build: in the loss, max(z, 0) + log1p(e) - y z, that moves the last rounding by
+    # up to an ulp of |z| (absolute), which is large relative to a small loss.
     np.testing.assert_allclose(dz1, dz0, rtol=4e-16, atol=1e-300)
-    np.testing.assert_allclose(loss1, loss0, rtol=1e-15, atol=1e-300)
+    eps = np.finfo(np.float64).eps
+    assert np.all(np.abs(loss1 - loss0) <= 4 * eps * (np.abs(z) + 1.0))
     # a count that is not a multiple of the width: the lanes past it untouched
     for m in (1, lanes - 1, lanes + 3, n - 5):
         dz2, loss2 = np.full(n, np.nan), np.full(n, np.nan)

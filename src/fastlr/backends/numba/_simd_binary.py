@@ -12,9 +12,16 @@ block of 8 or 16 rows ran it as scalar code, 15 ns a row against 1.5 ns in vecto
 
 - :func:`binary_maths` is that maths for up to ``LANES`` rows (8 float64 lanes with
   AVX-512, else 4) as one vector, lanes past the block's end masked: the polynomial
-  exp and log1p of :mod:`._elementary`, the same operations in the same order, so
-  that its results are those of :func:`._elementary._binary_rows_block` to a
-  rounding or two (FMA contraction).
+  exp and log1p of :mod:`._elementary`, the same range reductions and polynomials,
+  so that its results are those of :func:`._elementary._binary_rows_block` to a
+  rounding or two. The polynomials are evaluated by Estrin's scheme (:func:`_estrin`)
+  rather than Horner's rule: among the scores and the gradient, the maths' chain of
+  dependent operations, not its operation count, was its cost (4.5-7 ns a row
+  there against 1.9 ns timed alone, one thread); 4 dependent multiply-adds per
+  polynomial instead of 13 and 10 made a pass of 1,000,000 x 100 on one thread
+  4-5% faster (float64 and float32), with the same accuracy against long-double
+  references (1e6 scores: dz within 0.79 eps absolute, against 0.75; the loss
+  within 1.32 eps (|z| + 1), against 1.15).
 - :func:`binary_step` is the whole step for ``2 LANES`` rows: their scores in
   ``2 LANES`` vector accumulators summed by transpose-and-add trees, the maths as
   two vectors, then ``dw += dz^T X_blk`` with the rows still in L1, the rows one
@@ -58,6 +65,21 @@ def _vcall(builder, name, *args):
     return builder.call(fn, list(args))
 
 
+def _estrin(add, mul, x, coefs):
+    """The polynomial with coefficients ``coefs`` (highest degree first, vectors) at
+    x, by Estrin's scheme: pairs ``c_i + c_(i+1) x`` combined with x**2, their pairs
+    with x**4, and so on. Degree 13 takes 4 dependent multiply-adds (and the powers,
+    alongside) where Horner's rule takes 13."""
+    cs = list(reversed(coefs))  # lowest degree first
+    xp = x
+    while len(cs) > 1:
+        pairs = [add(cs[i], mul(cs[i + 1], xp)) for i in range(0, len(cs) - 1, 2)]
+        cs = pairs + cs[len(cs) - len(cs) % 2:]
+        if len(cs) > 1:
+            xp = mul(xp, xp)
+    return cs[0]
+
+
 def _loss_and_dz(e, z, y):
     """(loss, dz) of a vector of scores z and labels y: ``softplus(z) - y z`` and
     ``sigmoid(z) - y``, with the polynomials of :mod:`._elementary`."""
@@ -76,9 +98,7 @@ def _loss_and_dz(e, z, y):
     x = _vcall(b, "llvm.maxnum", b.fneg(_vcall(b, "llvm.fabs", z)), const(-700.0))
     k = _vcall(b, "llvm.floor", add(mul(x, const(1.4426950408889634)), const(0.5)))
     r = b.fsub(x, mul(k, const(_LN2)), flags=_FLAGS)
-    poly = const(_EXP_COEFS[0])
-    for c in _EXP_COEFS[1:]:
-        poly = add(mul(poly, r), const(c))
+    poly = _estrin(add, mul, r, [const(c) for c in _EXP_COEFS])
     ivec = ir.VectorType(_I64, e.L)
     bits = b.shl(b.add(b.fptosi(k, ivec), ir.Constant(ivec, [1023] * e.L)),
                  ir.Constant(ivec, [52] * e.L))
@@ -91,9 +111,7 @@ def _loss_and_dz(e, z, y):
     big = b.select(b.fcmp_ordered(">", t, const(0.41421356237309503)), const(1.0), e.zero)
     s = b.fdiv(b.fsub(t, big, flags=_FLAGS), add(add(const(2.0), t), big), flags=_FLAGS)
     s2 = mul(s, s)
-    q = const(_ATANH_COEFS[0])
-    for c in _ATANH_COEFS[1:]:
-        q = add(mul(q, s2), const(c))
+    q = _estrin(add, mul, s2, [const(c) for c in _ATANH_COEFS])
     two_s = mul(const(2.0), s)
     log1p = add(mul(big, const(_LN2)), add(two_s, mul(two_s, mul(s2, q))))
     loss = b.fsub(add(_vcall(b, "llvm.maxnum", z, e.zero), log1p), mul(y, z), flags=_FLAGS)

@@ -39,63 +39,6 @@ from ._threads import n_threads_for, sample_weights, thread_scope
 BLOCK_ROWS = 64
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _accumulate_rows(X, r0, n, d, acc, ahead):
-    """acc += d[:n] @ X[r0:r0 + n], four rows per pass over acc.
-
-    X  # IN (n_samples, n_features)
-    d  # IN (>= n,) float64 row coefficients
-    acc  # IN/OUT (n_features,) float64
-    ahead  # IN prefetch the rows this many rows on (0: none)
-    Updating acc once per four rows instead of once per row quarters its loads and
-    stores, which otherwise cost as much as reading X.
-    """
-    p = X.shape[1]
-    r = 0
-    while r + 4 <= n:
-        if ahead:
-            prefetch_rows(X, r0 + r + ahead, 4)
-        x0 = X[r0 + r]
-        x1 = X[r0 + r + 1]
-        x2 = X[r0 + r + 2]
-        x3 = X[r0 + r + 3]
-        d0 = d[r]
-        d1 = d[r + 1]
-        d2 = d[r + 2]
-        d3 = d[r + 3]
-        for j in range(p):
-            acc[j] += (d0 * x0[j] + d1 * x1[j]) + (d2 * x2[j] + d3 * x3[j])
-        r += 4
-    while r < n:
-        xr = X[r0 + r]
-        dr = d[r]
-        for j in range(p):
-            acc[j] += dr * xr[j]
-        r += 1
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _dot_rows(X, r0, n, w, b, z, ahead):
-    """z[:n] = X[r0:r0 + n] @ w + b, accumulated in float64.
-
-    X  # IN (n_samples, n_features)
-    w  # IN (n_features,) float64; b  # IN float64
-    z  # OUT (>= n,) float64
-    ahead  # IN prefetch the rows this many rows on (0: none)
-    For float32 X, multiplying in float32 was up to 1.35x faster at 1,000,000 x 100,
-    but the loss then carries float32 noise (~1e-7 relative) that stalls L-BFGS's
-    line search at tight tolerances and makes fits depend on how rows are chunked.
-    """
-    p = X.shape[1]
-    for r in range(n):
-        if ahead:
-            prefetch_rows(X, r0 + r + ahead, 1)
-        acc = b
-        for j in range(p):
-            acc += X[r0 + r, j] * w[j]
-        z[r] = acc
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _consecutive(rows, i0, n):
     """Whether the n increasing listed rows from ``rows[i0]`` on are consecutive."""
@@ -154,8 +97,16 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     None is a type of its own, so its kernels do not compile the tile (1 s). The
     tile for float32 X, the loops for float64: each the faster there (see README).
 
-    The block step is written out here: called per block, its dozen array arguments
-    cost 60 ns of reference counts (8 ns a row), even with ``inline="always"``.
+    The block step is written out here, its loops too: called per block, a function
+    with a dozen array arguments cost 60 ns of reference counts (8 ns a row), even
+    with ``inline="always"``, and the scores and gradient loops as two functions
+    about 1-2 ns a row (one thread, 8-row blocks of 100 float64 features).
+
+    The scores are summed in float64 also for float32 X: multiplying in float32 was
+    up to 1.35x faster at 1,000,000 x 100, but the loss then carries float32 noise
+    (~1e-7 relative) that stalls L-BFGS's line search at tight tolerances and makes
+    fits depend on how rows are chunked. The gradient updates ``dw`` once per four
+    rows: once per row, its loads and stores cost as much as reading X.
     """
     p = X.shape[1]
     zb = np.empty(block_rows)
@@ -183,13 +134,40 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
         if i == nb:
             continue
         n = nb - i
-        _dot_rows(Xr, r0 + i, n, w, b, zb, ahead)
+        q0 = r0 + i
+        for r in range(n):  # scores, in float64 (see below)
+            if ahead:
+                prefetch_rows(Xr, q0 + r + ahead, 1)
+            acc = b
+            for j in range(p):
+                acc += Xr[q0 + r, j] * w[j]
+            zb[r] = acc
         for k in range(0, n, LANES):
-            binary_maths(zb, k, n, yr, sr, has_sw, r0 + i, dzb, lb)
+            binary_maths(zb, k, n, yr, sr, has_sw, q0, dzb, lb)
         for r in range(n):
             J += lb[r]
             db += dzb[r]
-        _accumulate_rows(Xr, r0 + i, n, dzb, dw, ahead)
+        r = 0
+        while r + 4 <= n:  # dw += dz^T X_blk, four rows per pass over dw
+            if ahead:
+                prefetch_rows(Xr, q0 + r + ahead, 4)
+            x0 = Xr[q0 + r]
+            x1 = Xr[q0 + r + 1]
+            x2 = Xr[q0 + r + 2]
+            x3 = Xr[q0 + r + 3]
+            d0 = dzb[r]
+            d1 = dzb[r + 1]
+            d2 = dzb[r + 2]
+            d3 = dzb[r + 3]
+            for j in range(p):
+                dw[j] += (d0 * x0[j] + d1 * x1[j]) + (d2 * x2[j] + d3 * x3[j])
+            r += 4
+        while r < n:
+            xr = Xr[q0 + r]
+            dr = dzb[r]
+            for j in range(p):
+                dw[j] += dr * xr[j]
+            r += 1
     return J, db
 
 

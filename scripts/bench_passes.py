@@ -64,6 +64,12 @@ def main(argv=None):
     ap.add_argument("--tols", default="1e-4,1e-5")
     ap.add_argument("--strategies", default="lbfgs,owlqn,presolve-4,presolve-8,presolve-16")
     args = ap.parse_args(argv)
+    strategies = args.strategies.split(",")
+    for name in strategies:
+        ok = name in ("lbfgs", "owlqn") or (
+            name.startswith("presolve-") and name[9:].isdigit() and int(name[9:]) > 1)
+        if not ok:
+            ap.error(f"unknown strategy {name!r}: lbfgs, owlqn or presolve-K (K >= 2)")
 
     from fastlr._loss import LogisticObjective
     from fastlr._penalty import Penalty
@@ -88,7 +94,7 @@ def main(argv=None):
     print("| strategy | tol | passes over all rows | on the sample | total | gap after each pass |")
     print("|:---|---:|---:|---:|---:|:---|")
     zero = np.zeros(p + 1)
-    for name in args.strategies.split(","):
+    for name in strategies:
         for tol in map(float, args.tols.split(",")):
             full.values.clear()
             on_sample = 0.0
@@ -101,14 +107,16 @@ def main(argv=None):
                           max_iter=1000, name="lbfgs")
                 elif name.startswith("presolve-"):
                     step = int(name.split("-")[1])
-                    sub = Counted(full.objective.subsample(step))
+                    sample = full.objective.subsample(step)
+                    if sample is None:  # a class missing from the sample
+                        print(f"| {name} | {tol:g} | no sample: a class is missing from it |")
+                        continue
+                    sub = Counted(sample)
                     res = lbfgs(sub.objective, zero, tol=tol, max_iter=1000)
                     on_sample = len(sub.values) / step
                     full.values.clear()
                     lbfgs_from_memory(full.objective, res.coef, res.memory, tol=tol,
                                       max_iter=1000)
-                else:
-                    raise ValueError(f"unknown strategy {name!r}")
             gaps = " ".join(f"{(J - best) / abs(best):.1e}" for J in full.values)
             k = len(full.values)
             print(f"| {name} | {tol:g} | {k} | {on_sample:.2f} | {k + on_sample:.2f} | {gaps} |",

@@ -92,6 +92,11 @@ class _Emit:
                    align=8 if elem == _F64 else 4)
         return v if elem == _F64 else b.fpext(v, self.vec)
 
+    def store(self, v, ptr, idx):
+        """The float64 vector v to ``ptr + idx .. ptr + idx + LANES`` (float64)."""
+        b = self.b
+        b.store(v, b.bitcast(b.gep(ptr, [idx]), self.vec.as_pointer()), align=8)
+
     def prefetch(self, ptr):
         """A hint to fetch ptr's cache line (never faults, even past the array)."""
         b = self.b
@@ -272,9 +277,7 @@ def _make_grad_group(n_rows_of_w, lanes, prefetch=False):
                 accs = e.loop(nv, init, step, "grad")
                 for c in range(C):
                     for v in range(V):
-                        ptr = builder.gep(wrows[c], [builder.add(j, _I64(v * lanes))])
-                        builder.store(accs[c * V + v], builder.bitcast(ptr, e.vec.as_pointer()),
-                                      align=8)
+                        e.store(accs[c * V + v], wrows[c], builder.add(j, _I64(v * lanes)))
 
             n2 = builder.sdiv(p, _I64(2 * lanes))
             e.loop(n2, [], lambda t, _: strip(builder.mul(t, _I64(2 * lanes)), 2, None) or [],

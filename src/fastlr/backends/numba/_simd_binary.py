@@ -197,13 +197,14 @@ def make_binary_maths(lanes):
             iv, nv, r0v = [context.cast(b, v, sig.args[k], types.intp)
                            for v, k in ((iv, 1), (nv, 2), (r0v, 6))]
             at = b.add(r0v, iv)
+            left = b.sub(nv, iv)  # rows of the block from i on
             lane = ir.Constant(ir.VectorType(_I64, lanes), list(range(lanes)))
-            mask = b.icmp_signed("<", lane, e.splat(b.sub(nv, iv)))
+            mask = b.icmp_signed("<", lane, e.splat(left))
 
             def ptr(k, arr):  # element 0 of the k-th argument
                 return b.gep(context.make_array(sig.args[k])(context, b, arr).data, [_I64(0)])
 
-            full = b.icmp_signed(">=", b.sub(nv, iv), _I64(lanes))
+            full = b.icmp_signed(">=", left, _I64(lanes))
             loss_v, dz_v = _loss_and_dz(e, _masked(e, ptr(0, zv), iv, mask),
                                         _load_lanes(e, ptr(3, yv), at, mask, full))
             loss_v, dz_v = _weighted(e, hv,
@@ -296,8 +297,7 @@ def make_binary_step(lanes):
                                          loss_v, dz_v)
                 ig = b.add(iv, _I64(g * lanes))
                 for k, arr, v in ((10, lv, loss_v), (9, dzv, dz_v)):
-                    b.store(v, b.bitcast(b.gep(ptr(k, arr), [ig]), e.vec.as_pointer()),
-                            align=8)
+                    e.store(v, ptr(k, arr), ig)
                 dzs += [e.splat(b.extract_element(dz_v, _I64(q))) for q in range(lanes)]
 
             def grad_at(j, xmask):
@@ -307,7 +307,7 @@ def make_binary_step(lanes):
                     if xmask is not None:
                         x = b.select(xmask, x, e.zero)
                     acc = e.fma(acc, dzs[q], x)
-                b.store(acc, b.bitcast(b.gep(dwp, [j]), e.vec.as_pointer()), align=8)
+                e.store(acc, dwp, j)
 
             def grad_step(j_vec, _):
                 prefetch_ahead(b.add(j_vec, n_full))

@@ -138,6 +138,35 @@ def test_numba_blocking_and_chunking(rng, block_rows, n_threads, n):
     np.testing.assert_allclose(m1[1], m0[1], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("block_rows", [None, 1, 3])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weights", [False, True])
+def test_numba_sub_ranges_side_by_side(rng, dtype, block_rows, n_threads, weights):
+    """Long rows are read from four sub-ranges of each chunk side by side (``side``,
+    forced here on short rows too): every split of a chunk into four sub-ranges of
+    whole blocks and the rows past them sums as the reference does; with listed
+    rows ``side`` is not used."""
+    for n, p in ((0, 5), (1, 5), (11, 5), (12, 5), (31, 5), (32, 7), (33, 7), (100, 7),
+                 (259, 11), (150, 700)):
+        X, y, _, sw = _data(rng, n, p, dtype, weights=weights)
+        w = rng.standard_normal(p) / np.sqrt(p)
+        s64 = None if sw is None else sw.astype(np.float64)
+        J0, dw0, db0 = ref.binary_sums(X.astype(np.float64), y.astype(np.float64), s64, w,
+                                       0.2)
+        J1, dw1, db1 = nbb.binary_sums(X, y, sw, w, 0.2, n_threads=n_threads,
+                                       block_rows=block_rows, side=True)
+        # float64 sums of float64 products (float32 X converts exactly) in another order
+        assert J1 == pytest.approx(J0, rel=1e-10, abs=1e-10)
+        np.testing.assert_allclose(dw1, dw0, rtol=1e-10, atol=1e-10 * _scale(dw0))
+        assert db1 == pytest.approx(db0, rel=1e-10, abs=1e-10 * _scale(db0))
+    rows = np.arange(0, n, 2)
+    listed = [nbb.binary_sums(X, y, sw, w, 0.2, n_threads=n_threads, block_rows=block_rows,
+                              active_rows=rows, side=side) for side in (True, False)]
+    assert listed[0][0] == listed[1][0] and listed[0][2] == listed[1][2]
+    np.testing.assert_array_equal(listed[0][1], listed[1][1])
+
+
 def _listed(rng, n, kind):
     """Increasing row lists: runs (a fold's training rows), scattered, mixed, empty."""
     if kind == "runs":

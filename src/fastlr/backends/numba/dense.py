@@ -32,11 +32,14 @@ from ._simd import (LANES, dot_tile, grad_group_1, grad_group_1p, grad_group_2, 
 from ._simd_binary import binary_maths, binary_step
 from ._threads import n_threads_for, sample_weights, thread_scope
 
-# Rows per block of the multinomial kernels, and of the binary ones on rows past 2.5 KB
-# (see binary_blocking): 64 rows of 100 float64 features is 51 KB, in L1/L2 cache
+# Rows per block of the multinomial kernels and of the binary ones on float32 rows up
+# to 2.5 KB (see binary_blocking): 64 rows of 100 float64 features is 51 KB, in L1/L2
 # between the forward and the gradient step. 32 to 256 measured within 5% of one
 # another at 1,000,000 x 100 (binary, before binary_blocking); 64 was best for float32.
 BLOCK_ROWS = 64
+# Rows per block of the binary kernels on longer rows (see binary_blocking): 8 faster
+# than 4 and 16 at 100,000 x 1,000 float64 (two threads); for float32 as fast as 16.
+SIDE_ROWS = 8
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -82,7 +85,29 @@ def _listed_block(X, y, s, has_sw, rows, i0, n, Xb, yb, sb):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw, tiled):
+def _scores_side(X, i0, q, n, w, b, zs):
+    """``zs[g, r] = X[i0 + g q + r] . w + b``, g < 4, r < n: four rows per pass over w."""
+    for r in range(n):
+        x0 = X[i0 + r]
+        x1 = X[i0 + q + r]
+        x2 = X[i0 + 2 * q + r]
+        x3 = X[i0 + 3 * q + r]
+        a0 = a1 = a2 = a3 = b
+        for j in range(X.shape[1]):
+            wj = w[j]
+            a0 += x0[j] * wj
+            a1 += x1[j] * wj
+            a2 += x2[j] * wj
+            a3 += x3[j] * wj
+        zs[0, r] = a0
+        zs[1, r] = a1
+        zs[2, r] = a2
+        zs[3, r] = a3
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw, tiled,
+                  side):
     """One thread's rows: ``X[start:stop]``, or where ``rows`` is not None the listed
     rows ``rows[start:stop]`` (each block read in place or gathered, see
     :func:`_listed_block`). Block by block: forward pass, per-row maths, then
@@ -96,6 +121,12 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     pass over ``dw``, and the maths as vectors (:func:`._simd_binary.binary_maths`).
     None is a type of its own, so its kernels do not compile the tile (1 s). The
     tile for float32 X, the loops for float64: each the faster there (see README).
+
+    ``side`` True (rows None, tiled None; long rows): the chunk's first rows as four
+    equal sub-ranges read side by side, the scores of a block of each four rows (one
+    of each) per pass over ``w`` (:func:`_scores_side`), then each block's maths and
+    gradient as with None; the rows past them (under four blocks) as with None. One
+    core reads more from four streams than from one (see :func:`binary_blocking`).
 
     The block step is written out here, its loops too: called per block, a function
     with a dozen array arguments cost 60 ns of reference counts (8 ns a row), even
@@ -115,9 +146,25 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
     yb = np.empty(block_rows, dtype=y.dtype)
     sb = np.empty(block_rows, dtype=s.dtype)
+    zs = np.empty((4 if side is not None else 0, block_rows))
     J = 0.0
     db = 0.0
-    for i0 in range(start, stop, block_rows):
+    q = 0  # rows per sub-range (side): whole blocks
+    if side is not None:
+        q = (stop - start) // (4 * block_rows) * block_rows
+    n_side = 4 * (q // block_rows)  # blocks read side by side
+    for blk in range(n_side + (stop - start - 4 * q + block_rows - 1) // block_rows):
+        i0 = start + 4 * q + (blk - n_side) * block_rows
+        scored = False  # the block's scores: computed below unless read side by side
+        if side is not None:
+            if blk < n_side:  # block t of sub-range g, after block t of sub-ranges < g
+                g = blk % 4
+                i0 = start + g * q + (blk // 4) * block_rows
+                if g == 0:
+                    _scores_side(X, i0, q, block_rows, w, b, zs)
+                for r in range(block_rows):
+                    zb[r] = zs[g, r]
+                scored = True
         nb = min(stop - i0, block_rows)
         if rows is None:
             Xr, yr, sr, r0 = X, y, s, i0
@@ -135,7 +182,7 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
             continue
         n = nb - i
         q0 = r0 + i
-        for r in range(n):  # scores, in float64 (see below)
+        for r in range(0 if scored else n):  # scores, in float64 (see below)
             if ahead:
                 prefetch_rows(Xr, q0 + r + ahead, 1)
             acc = b
@@ -184,6 +231,7 @@ def _binary_sums_kernel(
     block_rows,  # IN rows per block
     ahead,  # IN rows between a row read and the row prefetched (0: none)
     tiled,  # IN None, or True for the float32 tile: see _binary_chunk
+    side,  # IN None, or True for four sub-ranges read side by side (rows None)
 ):
     """Returns partials of shape (n_chunks, n_features + 2): [dw..., db, J] per chunk.
 
@@ -200,7 +248,7 @@ def _binary_sums_kernel(
         stop = min(m, start + chunk)
         dw = np.zeros(p)
         J, db = _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead,
-                              dw, tiled)
+                              dw, tiled, side)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -413,44 +461,50 @@ def _n_chunks(n_samples, n_threads, block_rows):
 
 
 def binary_blocking(X):
-    """(rows per block, rows between a row read and the row prefetched) for the
-    binary kernels on X.
+    """(rows per block, rows between a row read and the row prefetched, whether four
+    sub-ranges of each chunk are read side by side) for the binary kernels on X.
 
     Rows of up to 2.5 KB are prefetched about 12 KB ahead from both the scores' and
     the gradient's loops, so that the reads of the next rows overlap the maths and
     the gradient; float64 X is read in blocks of about 6 KB (a multiple of ``LANES``
     rows, so the maths runs as whole vectors), which stay in L1 from the scores to
     the gradient. Longer rows stream well from the hardware prefetcher alone, and
-    prefetching them was slower: 64-row blocks, no prefetch. The measurements are
-    in the README ("Speed to the roofline").
+    prefetching them was slower; they are read from four places at once instead (see
+    :func:`_binary_chunk`; one thread, 100,000 x 1,000 float64: 31 against 26 GB/s),
+    8-row blocks, four of them (256 KB of 1,000 float64 features) in L2 from the
+    scores to the gradient. The measurements are in the README ("Speed to the
+    roofline").
     """
     row_bytes = X.shape[1] * X.itemsize
     if row_bytes > 2560:
-        return BLOCK_ROWS, 0
+        return SIDE_ROWS, 0, True
     ahead = max(1, 12800 // row_bytes)
     if X.dtype == np.float32:  # whole 16-row steps (see _binary_chunk)
-        return BLOCK_ROWS, ahead
-    return LANES * max(1, 6400 // (row_bytes * LANES)), ahead
+        return BLOCK_ROWS, ahead, False
+    return LANES * max(1, 6400 // (row_bytes * LANES)), ahead, False
 
 
 def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=None,
-                active_rows=None):
+                active_rows=None, side=None):
     """``active_rows``: the increasing indices of the only rows whose weight may be
     non-zero (see :mod:`fastlr.backends`), or None: only those rows are read.
-    ``block_rows``: None for :func:`binary_blocking`'s."""
+    ``block_rows``, ``side``: None for :func:`binary_blocking`'s (``side`` is unused
+    with ``active_rows``: listed blocks are read, or gathered, one at a time)."""
     n_active = X.shape[0] if active_rows is None else len(active_rows)
     n_threads = n_threads_for(n_threads, n_active * X.shape[1])
     X = np.ascontiguousarray(X)  # a copy only if it is not (rows are prefetched whole)
     y = np.ascontiguousarray(y, dtype=X.dtype)
     s, has_sw = sample_weights(sample_weight, X.dtype)
     w = np.ascontiguousarray(w, dtype=np.float64)
-    default_rows, ahead = binary_blocking(X)
+    default_rows, ahead, default_side = binary_blocking(X)
     block_rows = default_rows if block_rows is None else block_rows
     n_chunks = _n_chunks(n_active, n_threads, block_rows)
     rows = None if active_rows is None else np.ascontiguousarray(active_rows, dtype=np.intp)
+    side = (default_side if side is None else bool(side)) and rows is None
+    tiled = True if X.dtype == np.float32 and not side else None
     with thread_scope(n_threads):
         part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), rows, n_chunks, block_rows,
-                                   ahead, True if X.dtype == np.float32 else None)
+                                   ahead, tiled, True if side else None)
     tot = part[0].copy()
     for c in range(1, n_chunks):  # fixed order: deterministic
         tot += part[c]

@@ -10,7 +10,8 @@ ceilings: more). Parts (``--parts``, comma-separated):
     threads and on one), the limits the epochs are measured against.
 ``epoch``
     one ``loss_and_grad`` (Numba, all threads, and one thread) on the dense benchmark
-    data (``bench_cpu.make_data``, 1,000,000 x 100), float64 and float32: bytes of X
+    data (``bench_cpu.make_data``, 1,000,000 x 100), float64 and float32, and on the
+    wide setting's shape (100,000 x 1,000 float64): bytes of X
     over time, as a fraction of the read bandwidth (the run's, and the mean of two
     measurements right before and after that epoch, since on a shared VM it moves
     between calls); and one multinomial epoch on
@@ -104,12 +105,14 @@ def bench_epoch(args, ceiling):
 
     rows = []
     n = args.rows
-    for dtype in (np.float64, np.float32):
-        X, y = make_data(n, 100, dtype)
+    for n_rows, p, dtype in ((n, 100, np.float64), (n, 100, np.float32),
+                             (n // 10, 1000, np.float64)):
+        X, y = make_data(n_rows, p, dtype)
         y01 = y.astype(dtype)
-        w = np.random.default_rng(1).standard_normal(100) * 0.1
+        w = np.random.default_rng(1).standard_normal(p) * (1.0 / np.sqrt(p))
+        name = np.dtype(dtype).name + ("" if p == 100 else f", {n_rows:,} x {p:,}")
         for threads in (None, 1):
-            progress(f"epoch {np.dtype(dtype).name}, threads={threads or 'all'}")
+            progress(f"epoch {name}, threads={threads or 'all'}")
             # the read bandwidth of this VM moves between calls (43-71 GB/s in one
             # day): measured again right before and after this epoch, and the epoch
             # compared with the mean of the two as well as with the run's ceiling
@@ -119,7 +122,7 @@ def bench_epoch(args, ceiling):
                             repeats=args.epoch_repeats, warmup=2)
             after = read_bandwidth(repeats=5)
             gbps = X.nbytes / t / 1e9
-            rows.append({"what": f"binary epoch {np.dtype(dtype).name}",
+            rows.append({"what": f"binary epoch {name}",
                          "threads": threads or ceiling["threads"], "seconds": t,
                          "GBps": gbps, "fraction": gbps / ceiling["read_GBps"],
                          "limit": "read bandwidth",

@@ -146,12 +146,12 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     Xb = np.empty((block_rows if rows is not None else 0, p), dtype=X.dtype)
     yb = np.empty(block_rows, dtype=y.dtype)
     sb = np.empty(block_rows, dtype=s.dtype)
-    zs = np.empty((4 if side is not None else 0, block_rows))
     J = 0.0
     db = 0.0
     q = 0  # rows per sub-range (side): whole blocks
     if side is not None:
         q = (stop - start) // (4 * block_rows) * block_rows
+        zs = np.empty((4, block_rows))
     n_side = 4 * (q // block_rows)  # blocks read side by side
     for blk in range(n_side + (stop - start - 4 * q + block_rows - 1) // block_rows):
         i0 = start + 4 * q + (blk - n_side) * block_rows

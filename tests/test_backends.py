@@ -13,6 +13,7 @@ from fastlr.backends import available_backends, get_backend, resolve_backend_nam
 from fastlr.backends import numpy_backend as ref
 from fastlr.backends.numba import _elementary as elem
 from fastlr.backends.numba import dense as nbb
+from fastlr.backends.numba import dense_multinomial as nbm
 
 CPU_BACKENDS = [b for b in ("numba",) if b in available_backends()]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-4)}
@@ -91,8 +92,8 @@ def test_numba_predict_classes_of_listed_rows(rng, dtype, group_size):
         W[group_size + 3], B[group_size + 3] = W[group_size + 1], B[group_size + 1]
     for rows in (np.arange(503), np.sort(rng.choice(503, 200, replace=False)),
                  np.array([502, 0, 7]), np.zeros(0, dtype=np.intp)):
-        got = nbb.predict_classes(X, W, B, group_size, rows)
-        Z = nbb.linear_predict(np.ascontiguousarray(X[rows]), W, B).reshape(
+        got = nbm.predict_classes(X, W, B, group_size, rows)
+        Z = nbm.linear_predict(np.ascontiguousarray(X[rows]), W, B).reshape(
             len(rows), n_models, group_size)
         want = (Z[:, :, 0] > 0).astype(np.int64) if group_size == 1 else Z.argmax(axis=2)
         assert got.dtype == np.int64 and got.shape == (len(rows), n_models)
@@ -133,7 +134,7 @@ def test_numba_blocking_and_chunking(rng, block_rows, n_threads, n):
     yk = rng.integers(0, 3, n)
     W, B = rng.standard_normal((3, 6)), rng.standard_normal(3)
     m0 = ref.multinomial_sums(X, yk, sw, W, B)
-    m1 = nbb.multinomial_sums(X, yk, sw, W, B, n_threads=n_threads, block_rows=block_rows)
+    m1 = nbm.multinomial_sums(X, yk, sw, W, B, n_threads=n_threads, block_rows=block_rows)
     assert m1[0] == pytest.approx(m0[0], rel=1e-12)
     np.testing.assert_allclose(m1[1], m0[1], rtol=1e-10, atol=1e-12)
 
@@ -200,7 +201,7 @@ def test_numba_active_rows_read_only_those_rows(rng, dtype, kind, block_rows, n_
     X[off] = np.nan  # never read
     opts = dict(n_threads=n_threads, block_rows=block_rows, active_rows=rows)
     J1, dw1, db1 = nbb.binary_sums(X, y, sw, w, 0.3, **opts)
-    M1 = nbb.multinomial_sums(X, yk, sw, W, B, **opts)
+    M1 = nbm.multinomial_sums(X, yk, sw, W, B, **opts)
     tol = TOL[dtype]
     assert J1 == pytest.approx(J0, rel=tol["rtol"], abs=tol["atol"] * _scale(J0))
     np.testing.assert_allclose(dw1, dw0, rtol=tol["rtol"], atol=tol["atol"] * _scale(dw0))

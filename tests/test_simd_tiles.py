@@ -13,6 +13,7 @@ from numba import njit
 
 from fastlr.backends.numba import _simd, _simd_binary
 from fastlr.backends.numba import dense as nbb
+from fastlr.backends.numba import dense_multinomial as nbm
 from fastlr.backends.numba._elementary import _binary_rows_block
 
 LANES = (4, 8)
@@ -115,11 +116,11 @@ def test_block_helpers_below_and_above_one_vector(rng, p, K):
     W = rng.standard_normal((K, p))
     B = rng.standard_normal(K)
     Z = np.zeros(23 * K)
-    nbb._multinomial_scores(X, 9, 23, W, B, Z)
+    nbm._multinomial_scores(X, 9, 23, W, B, Z)
     np.testing.assert_allclose(Z.reshape(23, K), X[9:32] @ W.T + B, rtol=1e-13, atol=1e-13)
     D = rng.standard_normal(23 * K)
     dW = np.zeros((K, p))
-    nbb._multinomial_accumulate(X, 9, 23, D, dW)
+    nbm._multinomial_accumulate(X, 9, 23, D, dW)
     np.testing.assert_allclose(dW, D.reshape(23, K).T @ X[9:32], rtol=1e-13, atol=1e-13)
 
 
@@ -128,8 +129,8 @@ def test_fortran_ordered_X_is_copied_not_refused(rng):
     y = rng.integers(0, 3, 300)
     W = rng.standard_normal((3, 20))
     B = np.zeros(3)
-    a = nbb.multinomial_sums(X, y, None, W, B)
-    b = nbb.multinomial_sums(np.asfortranarray(X), y, None, W, B)
+    a = nbm.multinomial_sums(X, y, None, W, B)
+    b = nbm.multinomial_sums(np.asfortranarray(X), y, None, W, B)
     assert a[0] == b[0]
     np.testing.assert_array_equal(a[1], b[1])
 
@@ -144,10 +145,10 @@ def test_a_rows_scores_do_not_depend_on_its_block(rng, K):
     W = rng.standard_normal((K, 37))
     B = rng.standard_normal(K)
     whole = np.zeros(64 * K)
-    nbb._multinomial_scores(X, 0, 64, W, B, whole)
+    nbm._multinomial_scores(X, 0, 64, W, B, whole)
     for r0, n in ((0, 5), (3, 4), (10, 23), (57, 7)):
         part = np.zeros(n * K)
-        nbb._multinomial_scores(X, r0, n, W, B, part)
+        nbm._multinomial_scores(X, r0, n, W, B, part)
         np.testing.assert_array_equal(part, whole[r0 * K:(r0 + n) * K])
 
 
@@ -162,9 +163,9 @@ from fastlr.backends.numba import _simd
 _simd.LANES = 4  # before _simd_binary is imported: its tiles are built for it
 (_simd.dot_tile, (_simd.grad_group_4, _simd.grad_group_2, _simd.grad_group_1),
  (_simd.grad_group_4p, _simd.grad_group_2p, _simd.grad_group_1p)) = _simd.make_tiles(4)
-from fastlr.backends.numba import dense
+from fastlr.backends.numba import dense, dense_multinomial
 from fastlr.backends import numpy_backend as ref
-assert dense.LANES == 4
+assert dense.LANES == 4 and dense_multinomial.LANES == 4
 rng = np.random.default_rng(0)
 for n, p, k in ((517, 6, 10), (300, 13, 3), (64, 4, 2)):
     X = rng.standard_normal((n, p))
@@ -172,11 +173,11 @@ for n, p, k in ((517, 6, 10), (300, 13, 3), (64, 4, 2)):
     W = rng.standard_normal((k, p))
     B = rng.standard_normal(k)
     J0, dW0, dB0 = ref.multinomial_sums(X, y, None, W, B)
-    J1, dW1, dB1 = dense.multinomial_sums(X, y, None, W, B)
+    J1, dW1, dB1 = dense_multinomial.multinomial_sums(X, y, None, W, B)
     assert abs(J1 - J0) <= 1e-10 * abs(J0), (n, p, k)
     np.testing.assert_allclose(dW1, dW0, rtol=1e-10, atol=1e-10 * np.abs(dW0).max())
-    np.testing.assert_allclose(dense.linear_predict(X, W, B), X @ W.T + B, rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(dense_multinomial.linear_predict(X, W, B), X @ W.T + B,
+                               rtol=1e-12, atol=1e-12)
 from fastlr.backends.numba import _simd_binary
 assert _simd_binary.LANES == 4
 for n, p, rows, dtype in ((517, 6, None, np.float64), (300, 100, 8, np.float64),

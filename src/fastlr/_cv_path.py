@@ -402,9 +402,9 @@ class FoldModel(LogisticRegression):
     def path_classes(self, X, coefs):
         """The class indices predicted at every point of the path, shape (n_samples,
         n_cs), for listed test rows (:class:`ListedRows`): one pass over those rows
-        for all points (:func:`fastlr.backends.numba.dense.predict_classes`); the
-        scores the classes come from are those of :meth:`_predict`, bit for bit. None
-        for any other X."""
+        for all points (:func:`fastlr.backends.numba.dense_multinomial.predict_classes`);
+        the scores the classes come from are those of :meth:`_predict`, bit for bit.
+        None for any other X."""
         if not isinstance(X, ListedRows):
             return None
         n_cs, n_rows, n_dof = coefs.shape

@@ -1,13 +1,15 @@
 """Numba CPU backend: fused, parallel, one-pass kernels for dense and CSR input.
 
 The backend contract (see :mod:`fastlr.backends`) is answered here by dispatching on
-the kind of ``X``: NumPy arrays go to :mod:`.dense`, scipy.sparse CSR matrices and
-arrays to :mod:`.sparse`. Each kernel module is imported on its first use and each
+the kind of ``X``: NumPy arrays go to :mod:`.dense` (binary) and
+:mod:`.dense_multinomial` (multinomial, and the scores of predictions), scipy.sparse
+CSR matrices and arrays to :mod:`.sparse`. Each kernel module is imported on its first use and each
 kernel compiles (or loads from Numba's on-disk cache) on its first call, so a dense fit
 never loads the sparse kernels and vice versa.
 
 Modules: :mod:`._elementary` (the vectorisable exp/log1p and per-row loss maths),
-:mod:`.dense`, :mod:`.sparse`, :mod:`._threads` (thread counts, launch lock).
+:mod:`.dense`, :mod:`.dense_multinomial`, :mod:`.sparse`, :mod:`._threads` (thread
+counts, launch lock).
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ def is_available():
     return True
 
 
-def _kernels(X):
-    """The kernel module for X's kind, imported on first use."""
+def _kernels(X, multi=False):
+    """The kernel module for X's kind, imported on first use: for dense X the binary
+    kernels, or with ``multi`` the multinomial ones and the prediction scores."""
     if issparse(X):
         from . import sparse
 
         return sparse
+    if multi:
+        from . import dense_multinomial
+
+        return dense_multinomial
     from . import dense
 
     return dense
@@ -55,8 +62,8 @@ def binary_fold_sums(X, y, sample_weight, member, folds, W, B, n_threads=None):
 
 def multinomial_sums(X, y, sample_weight, W, B, n_threads=None, **options):
     """Multinomial loss sums, see :mod:`fastlr.backends`; ``X`` dense or CSR."""
-    return _kernels(X).multinomial_sums(X, y, sample_weight, W, B, n_threads=n_threads,
-                                        **options)
+    return _kernels(X, True).multinomial_sums(X, y, sample_weight, W, B,
+                                              n_threads=n_threads, **options)
 
 
 def binary_hessian_sums(X, y, sample_weight, w, b, fit_intercept=True, n_threads=None):
@@ -93,12 +100,13 @@ def multinomial_hessian_sums(X, y, sample_weight, W, B, fit_intercept=True,
 
 def predict_classes(X, W, B, group_size, rows, n_threads=None):
     """The classes several models predict for ``X[rows]``, dense X only (see
-    :func:`.dense.predict_classes`); an optional backend function."""
-    from . import dense
+    :func:`.dense_multinomial.predict_classes`); an optional backend function."""
+    from . import dense_multinomial
 
-    return dense.predict_classes(X, W, B, group_size, rows, n_threads=n_threads)
+    return dense_multinomial.predict_classes(X, W, B, group_size, rows,
+                                             n_threads=n_threads)
 
 
 def linear_predict(X, W, B, n_threads=None):
     """``X W^T + B`` of shape (n_samples, n_classes), see :mod:`fastlr.backends`."""
-    return _kernels(X).linear_predict(X, W, B, n_threads=n_threads)
+    return _kernels(X, True).linear_predict(X, W, B, n_threads=n_threads)

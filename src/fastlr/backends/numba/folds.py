@@ -4,10 +4,11 @@ The folds of a cross-validation share their rows: with k folds every row belongs
 the training rows of k - 1 of them. Fitting the folds one after another reads X once
 per fold and evaluation; :func:`binary_fold_sums` serves one evaluation of every fold
 (each at its own coefficients) in a single pass. Per block of rows it forms the
-scores of all the folds' models as one small product (:func:`.dense._multinomial_scores`,
-four rows per pass over each model), the per-row loss maths for every (row, fold) pair
-with the row's weight in that fold (zero where the row is not one of its training
-rows), and every fold's gradient (:func:`.dense._multinomial_accumulate`).
+scores of all the folds' models as one small product
+(:func:`.dense_multinomial._multinomial_scores`, four rows per pass over each model),
+the per-row loss maths for every (row, fold) pair with the row's weight in that fold
+(zero where the row is not one of its training rows), and every fold's gradient
+(:func:`.dense_multinomial._multinomial_accumulate`).
 
 A binary pass over X alone is memory-bound (about 100 multiply-adds per row against
 800 bytes read); F folds per pass make it F times the arithmetic for the same bytes:
@@ -25,7 +26,8 @@ from numba import njit, prange
 
 from ._elementary import _FASTMATH, _binary_rows_block
 from ._threads import n_threads_for, sample_weights, thread_scope
-from .dense import BLOCK_ROWS, _multinomial_accumulate, _multinomial_scores
+from .dense import BLOCK_ROWS
+from .dense_multinomial import _multinomial_accumulate, _multinomial_scores
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")

@@ -218,7 +218,7 @@ def binary_hessian_cols(X, sample_weight, w, b, cols, fit_intercept=True,
     :mod:`fastlr.backends`): ``z`` from the parallel dense kernel, then, block of rows
     by block of rows, ``A = diag(sqrt(h)) [X_blk[:, cols], 1]`` and BLAS's ``dsyrk``
     on ``n_threads`` threads. Extra memory: one block (about ``BLOCK_BYTES``)."""
-    from .dense import linear_predict
+    from .dense_multinomial import linear_predict
 
     cols = np.asarray(cols, dtype=np.intp)
     n = X.shape[0]

@@ -346,6 +346,30 @@ def test_errors_as_sklearn():
                              use_legacy_attributes=False).fit(X, y)
 
 
+@pytest.mark.parametrize("Cs", [[0.0, 1.0], [-1.0, 1.0], [np.nan, 1.0], [], [[0.5, 2.0]],
+                                ["a"]])
+def test_a_bad_grid_of_Cs_is_a_value_error(Cs):
+    """scikit-learn 1.9 raises ZeroDivisionError for a C of 0 and TypeError for a 2-d
+    grid or strings, and fits a negative or NaN C (it chose C_ = -1 from [-1, 1]);
+    fastlr says what is wrong."""
+    X, y = _data(3)
+    with pytest.raises(ValueError, match="Cs must be an int or a non-empty 1-d"):
+        LogisticRegressionCV(Cs=Cs, cv=3, l1_ratios=(0.0,), scoring=None,
+                             use_legacy_attributes=False).fit(X, y)
+
+
+def test_an_empty_list_of_l1_ratios_is_a_value_error():
+    X, y = _data(3)
+    for solver in ("lbfgs", "saga"):
+        with pytest.raises(ValueError, match="l1_ratios must be an array-like"):
+            LogisticRegressionCV(Cs=3, cv=3, l1_ratios=[], solver=solver, scoring=None,
+                                 use_legacy_attributes=False).fit(X, y)
+    # an infinite C is no penalty: a valid grid
+    est = LogisticRegressionCV(Cs=[np.inf, 1.0], cv=3, l1_ratios=(0.0,), scoring=None,
+                               use_legacy_attributes=False).fit(X, y)
+    assert est.C_ in (np.inf, 1.0) and np.all(np.isfinite(est.coef_))
+
+
 # -- scikit-learn's estimator checks ----------------------------------------------------
 
 

@@ -59,6 +59,7 @@ from ._cv_path import (
     fold_rows_mode,
     fold_scorer,
     gd_learning_rate,
+    grid_of_Cs,
     dask_test_rows,
     take_rows,
     score_path,
@@ -136,7 +137,7 @@ def _resolve_grid(est):
             "details.", FutureWarning, stacklevel=3)
         legacy = True
     _check_solver(est.solver, penalty, est.dual)
-    if penalty == "elasticnet":
+    if penalty == "elasticnet" or (l1_ratios is not None and len(l1_ratios) == 0):
         if (l1_ratios is None or len(l1_ratios) == 0 or any(
                 not isinstance(r, numbers.Number) or not 0 <= r <= 1 for r in l1_ratios)):
             raise ValueError("l1_ratios must be an array-like of numbers between 0 and "
@@ -338,9 +339,7 @@ class LogisticRegressionCV(LogisticRegression):
         folds = list(check_cv(self.cv, y_checked, classifier=True).split(
             data.X, y_checked, **routed.splitter.split))
 
-        Cs = np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, Integral) else \
-            np.asarray(self.Cs)
-        self.Cs_ = Cs
+        self.Cs_ = Cs = grid_of_Cs(self.Cs)
         raw_sw = None
         if sample_weight is not None:
             raw_sw = _check_sample_weight(_in_memory(sample_weight), y_checked)

@@ -46,6 +46,7 @@ with one fold's memory at a time and results that do not depend on scheduling.
 from __future__ import annotations
 
 import inspect
+import numbers
 
 import numpy as np
 from sklearn.metrics import get_scorer, make_scorer
@@ -64,6 +65,23 @@ def effective_l1_ratio(penalty, l1_ratio):
     "l1" (scikit-learn's solvers ignore ``l1_ratio`` then), ``l1_ratio`` for the elastic
     net."""
     return {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
+
+
+def grid_of_Cs(Cs):
+    """The values of ``C`` a ``LogisticRegressionCV`` tries: ``Cs`` of them from 1e-4
+    to 1e4 on a log scale for an int, else the given ones, which must be positive
+    (``inf``: no penalty). A ValueError says what is wrong, where scikit-learn fails
+    with a ZeroDivisionError on 0 and fits every fold at a negative ``C``."""
+    if isinstance(Cs, numbers.Integral):
+        return np.logspace(-4, 4, Cs)
+    try:
+        values = np.asarray(Cs, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or values.size == 0 or not np.all(values > 0):
+        raise ValueError("Cs must be an int or a non-empty 1-d array-like of positive "
+                         f"numbers (np.inf for no penalty); got Cs={Cs!r}.")
+    return values
 
 
 def gd_learning_rate(X, sample_weight, fit_intercept, penalty, n_classes):

@@ -244,6 +244,24 @@ def test_n_jobs_one_and_two_agree(rng):
     np.testing.assert_array_equal(a.coef_, a2.coef_)
 
 
+def test_n_jobs_counts_as_joblib(rng):
+    """-2 is all the CPUs but one (at least one thread), as in joblib; 0 is an error."""
+    import os
+
+    X, y = make_binary(rng, 2_000, 5)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count()
+    est = LogisticRegression(backend="numba", n_jobs=-2)
+    assert est._n_threads() == max(1, cpus - 1)
+    assert LogisticRegression(n_jobs=-10_000)._n_threads() == 1
+    a = est.fit(X, y)
+    b = LogisticRegression(backend="numba", n_jobs=max(1, cpus - 1)).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)  # the same threads, the same bits
+    with pytest.raises(ValueError, match="n_jobs=0 means no threads"):
+        LogisticRegression(n_jobs=0).fit(X, y)
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_large_features_give_finite_model(rng, backend):
     X, y = make_binary(rng, 500, 3, scale=1e4)
@@ -312,6 +330,9 @@ GOOD_Y = np.array([0, 1, 1, 0])
         ({"solver": "newton"}, GOOD_X, GOOD_Y, None, "solver"),
         ({"backend": "fortran"}, GOOD_X, GOOD_Y, None, "backend"),
         ({"n_jobs": 0}, GOOD_X, GOOD_Y, None, "n_jobs"),
+        ({}, GOOD_X, GOOD_Y, np.full(4, 1e-320), "too small: the penalty strength"),
+        ({"C": 1e-320}, GOOD_X, GOOD_Y, None, "too small: the penalty strength"),
+        ({}, GOOD_X, GOOD_Y, np.full(4, 1e308), "sum of sample weights overflows"),
         ({"tol": -1.0}, GOOD_X, GOOD_Y, None, "tol"),
         ({}, GOOD_X, np.array([0.5, 1.5, 2.5, 3.5]), None, "Unknown label type"),
     ],

@@ -190,8 +190,9 @@ class LogisticRegressionCV(LogisticRegression):
         "balanced" weights are computed once on all rows (with ``sample_weight``), as
         in scikit-learn.
     n_jobs : int or None, default=None
-        Threads of the kernels (all cores for None or -1). Folds run one after another,
-        each kernel call on all threads (see :mod:`fastlr._cv_path`).
+        Threads of the kernels (all cores for None or -1, -2 all but one as in joblib).
+        Folds run one after another, each kernel call on all threads (see
+        :mod:`fastlr._cv_path`).
     verbose : int, default=0
     refit : bool, default=True
     intercept_scaling : float, default=1.0

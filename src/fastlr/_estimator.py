@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -27,6 +28,14 @@ from ._loss import LogisticObjective
 from ._penalty import make_penalty
 from .backends import backend_for, backend_names
 from .backends.numpy_backend import sigmoid
+
+
+def _cpu_count():
+    """CPUs this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -237,7 +246,8 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Number of Numba threads. ``None`` or ``-1``: all of them, but one per
         1,000,000 elements of X on smaller problems, where waking more threads costs
-        more than they save. The same data, parameters and ``n_jobs`` give
+        more than they save. Below -1, as in joblib: ``n_cpus + 1 + n_jobs`` (-2: all
+        the CPUs but one), at least one. The same data, parameters and ``n_jobs`` give
         bitwise-identical coefficients.
     learning_rate : float or "auto", default="auto"
         Step size of ``solver="gd"``; ``"auto"`` uses ``1 / L`` for a bound ``L`` on
@@ -332,10 +342,14 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
     # -- helpers -----------------------------------------------------------------
 
     def _n_threads(self):
+        """Threads for ``n_jobs`` as joblib counts them: -1 all, -2 all but one, ..."""
         if self.n_jobs is None or self.n_jobs == -1:
             return None
-        if self.n_jobs < 1:
-            raise ValueError(f"n_jobs must be a positive integer, -1 or None; got {self.n_jobs}.")
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs=0 means no threads; use a positive number, -1 for "
+                             "all the CPUs, -2 for all but one, and so on, or None.")
+        if self.n_jobs < 0:
+            return max(1, _cpu_count() + 1 + int(self.n_jobs))
         return int(self.n_jobs)
 
     def _backend_for(self, X):

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._elementary import _FASTMATH
-from ._simd import LANES, prefetch_rows
+from ._simd import LANES, grad_group_1, prefetch_rows
 from ._simd_binary import binary_maths, binary_step
 from ._threads import n_threads_for, sample_weights, thread_scope
 
@@ -108,7 +108,7 @@ def _scores_side(X, i0, q, n, w, b, zs):
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, dw, tiled,
-                  side):
+                  side, loops):
     """One thread's rows: ``X[start:stop]``, or where ``rows`` is not None the listed
     rows ``rows[start:stop]`` (each block read in place or gathered, see
     :func:`_listed_block`). Block by block: forward pass, per-row maths, then
@@ -118,10 +118,17 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
 
     ``tiled`` True: the whole step in vector registers, 2 LANES rows at a time
     (:func:`._simd_binary.binary_step`), then the rows past the last whole step as
-    with None: the scores and the gradient as Numba loops over rows, four rows per
-    pass over ``dw``, and the maths as vectors (:func:`._simd_binary.binary_maths`).
-    None is a type of its own, so its kernels do not compile the tile (1 s). The
-    tile for float32 X, the loops for float64: each the faster there (see README).
+    with None: the scores as a Numba loop over rows, the maths as vectors
+    (:func:`._simd_binary.binary_maths`), then the gradient. None is a type of its
+    own, so its kernels do not compile the tile (1 s). The tile for float32 X, the
+    loops for float64: each the faster there (see README).
+
+    ``loops`` None: the gradient with strips of ``dw`` in registers over the block's
+    rows (:func:`._simd.grad_group_1`, rows of at least LANES features); True: as a
+    Numba loop, four rows per pass over ``dw`` (rows narrower than a vector, the
+    rows past the float32 tile's steps, and ``side``, where the strips were no
+    faster). Each kernel compiles only one of the two (the strips with the loops
+    beside them cost a cold first fit 0.4 s more).
 
     ``side`` True (rows None, tiled None; long rows): the chunk's first rows as four
     equal sub-ranges read side by side, the scores of a block of each four rows (one
@@ -149,6 +156,7 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     sb = np.empty(block_rows, dtype=s.dtype)
     J = 0.0
     db = 0.0
+    dw_row = dw.reshape((1, p))  # dw as the one row of grad_group_1's dW
     q = 0  # rows per sub-range (side): whole blocks
     if side is not None:
         q = (stop - start) // (4 * block_rows) * block_rows
@@ -195,6 +203,9 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
         for r in range(n):
             J += lb[r]
             db += dzb[r]
+        if loops is None:  # float64 rows from LANES features to 2.5 KB
+            grad_group_1(Xr, q0, n, dzb, 1, 0, dw_row)  # strips of dw in registers
+            continue
         r = 0
         while r + 4 <= n:  # dw += dz^T X_blk, four rows per pass over dw
             if ahead:
@@ -233,6 +244,7 @@ def _binary_sums_kernel(
     ahead,  # IN rows between a row read and the row prefetched (0: none)
     tiled,  # IN None, or True for the float32 tile: see _binary_chunk
     side,  # IN None, or True for four sub-ranges read side by side (rows None)
+    loops,  # IN None (the gradient as strips in registers), or True: see _binary_chunk
 ):
     """Returns partials of shape (n_chunks, n_features + 2): [dw..., db, J] per chunk.
 
@@ -249,7 +261,7 @@ def _binary_sums_kernel(
         stop = min(m, start + chunk)
         dw = np.zeros(p)
         J, db = _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead,
-                              dw, tiled, side)
+                              dw, tiled, side, loops)
         for j in range(p):
             part[c, j] = dw[j]
         part[c, p] = db
@@ -270,9 +282,9 @@ def binary_blocking(X):
     """(rows per block, rows between a row read and the row prefetched, whether four
     sub-ranges of each chunk are read side by side) for the binary kernels on X.
 
-    Rows of up to 2.5 KB are prefetched about 12 KB ahead from both the scores' and
-    the gradient's loops, so that the reads of the next rows overlap the maths and
-    the gradient; float64 X is read in blocks of about 6 KB (a multiple of ``LANES``
+    Rows of up to 2.5 KB are prefetched about 12 KB ahead (float64: from the scores'
+    loop; float32: from both loops of its tile), so that the reads of the next rows
+    overlap the maths and the gradient; float64 X is read in blocks of about 6 KB (a multiple of ``LANES``
     rows, so the maths runs as whole vectors), which stay in L1 from the scores to
     the gradient. Longer rows stream well from the hardware prefetcher alone, and
     prefetching them was slower; they are read from four places at once instead (see
@@ -308,9 +320,10 @@ def binary_sums(X, y, sample_weight, w, b, n_threads=None, block_rows=None,
     rows = None if active_rows is None else np.ascontiguousarray(active_rows, dtype=np.intp)
     side = (default_side if side is None else bool(side)) and rows is None
     tiled = True if X.dtype == np.float32 and not side else None
+    loops = True if tiled or side or X.shape[1] < LANES else None
     with thread_scope(n_threads):
         part = _binary_sums_kernel(X, y, s, has_sw, w, float(b), rows, n_chunks, block_rows,
-                                   ahead, tiled, True if side else None)
+                                   ahead, tiled, True if side else None, loops)
     tot = part[0].copy()
     for c in range(1, n_chunks):  # fixed order: deterministic
         tot += part[c]

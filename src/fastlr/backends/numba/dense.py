@@ -156,7 +156,8 @@ def _binary_chunk(X, y, s, has_sw, rows, start, stop, w, b, block_rows, ahead, d
     sb = np.empty(block_rows, dtype=s.dtype)
     J = 0.0
     db = 0.0
-    dw_row = dw.reshape((1, p))  # dw as the one row of grad_group_1's dW
+    if loops is None:  # dw as the one row of grad_group_1's dW (no alias elsewhere)
+        dw_row = dw.reshape((1, p))
     q = 0  # rows per sub-range (side): whole blocks
     if side is not None:
         q = (stop - start) // (4 * block_rows) * block_rows

@@ -168,6 +168,31 @@ def test_numba_sub_ranges_side_by_side(rng, dtype, block_rows, n_threads, weight
     np.testing.assert_array_equal(listed[0][1], listed[1][1])
 
 
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("listed", [False, True])
+def test_numba_gradient_strips_and_loops_agree(rng, weights, listed):
+    """float64 rows from one vector wide to 2.5 KB: the gradient as strips of dw in
+    registers (``loops=None``, the default there) and as the Numba loop (``True``)
+    give the same sums up to float64 rounding, for any number of rows a block and
+    columns past the last whole vector (masked), with listed rows too."""
+    lanes = nbb.LANES
+    for n, p in ((1, lanes), (5, lanes + 1), (37, 2 * lanes + 3), (200, 100), (90, 300)):
+        X, y, _, sw = _data(rng, n, p, np.float64, weights=weights)
+        w = rng.standard_normal(p) / np.sqrt(p)
+        s, has_sw = (np.empty(1), False) if sw is None else (sw, True)
+        rows = np.arange(0, n, 3, dtype=np.intp) if listed else None
+        for block_rows in (1, 3, 8, 16):
+            out = [nbb._binary_sums_kernel(X, y, s, has_sw, w, 0.2, rows, 2, block_rows, 4,
+                                           None, None, loops).sum(axis=0)
+                   for loops in (None, True)]
+            # two orders of summing the same float64 terms: each within (n - 1) eps
+            # of the sum of their magnitudes (|dz| <= the row's weight, losses > 0)
+            weight = np.ones(n) if sw is None else sw
+            magnitude = np.r_[weight @ np.abs(X), weight.sum(), out[1][-1]]
+            bound = 2 * n * np.finfo(np.float64).eps * magnitude
+            assert np.all(np.abs(out[0] - out[1]) <= bound)
+
+
 def _listed(rng, n, kind):
     """Increasing row lists: runs (a fold's training rows), scattered, mixed, empty."""
     if kind == "runs":

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import os
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import cpu_count
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.extmath import softmax
@@ -28,14 +28,6 @@ from ._loss import LogisticObjective
 from ._penalty import make_penalty
 from .backends import backend_for, backend_names
 from .backends.numpy_backend import sigmoid
-
-
-def _cpu_count():
-    """CPUs this process may run on (its affinity where the OS tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -349,7 +341,7 @@ class LogisticRegression(_CallbackSupport, ClassifierMixin, BaseEstimator):
             raise ValueError("n_jobs=0 means no threads; use a positive number, -1 for "
                              "all the CPUs, -2 for all but one, and so on, or None.")
         if self.n_jobs < 0:
-            return max(1, _cpu_count() + 1 + int(self.n_jobs))
+            return max(1, cpu_count() + 1 + int(self.n_jobs))
         return int(self.n_jobs)
 
     def _backend_for(self, X):

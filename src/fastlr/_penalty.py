@@ -128,9 +128,9 @@ def make_penalty(C, l1_ratio, sw_sum, n_penalised):
     """The penalty of ``LogisticRegression(C=C, l1_ratio=l1_ratio)`` for data whose
     sample weights sum to ``sw_sum``: ``alpha = 1 / (C sw_sum)``, none for ``C = inf``."""
     C = float(C)
-    scale = C * float(sw_sum)
     if np.isinf(C):
         return Penalty(0.0, l1_ratio, n_penalised)
+    scale = C * float(sw_sum)
     if not 1.0 / scale < np.inf:  # a subnormal or zero product: 1 / it overflows
         raise ValueError(f"C * sum(sample_weight) = {scale!r} is too small: the penalty "
                          "strength 1 / (C * sum(sample_weight)) overflows; use a larger C "

@@ -3,9 +3,9 @@
 The backend contract (see :mod:`fastlr.backends`) is answered here by dispatching on
 the kind of ``X``: NumPy arrays go to :mod:`.dense` (binary) and
 :mod:`.dense_multinomial` (multinomial, and the scores of predictions), scipy.sparse
-CSR matrices and arrays to :mod:`.sparse`. Each kernel module is imported on its first use and each
-kernel compiles (or loads from Numba's on-disk cache) on its first call, so a dense fit
-never loads the sparse kernels and vice versa.
+CSR matrices and arrays to :mod:`.sparse`. Each kernel module is imported on its
+first use and each kernel compiles (or loads from Numba's on-disk cache) on its
+first call, so a dense fit never loads the sparse kernels and vice versa.
 
 Modules: :mod:`._elementary` (the vectorisable exp/log1p and per-row loss maths),
 :mod:`.dense`, :mod:`.dense_multinomial`, :mod:`.sparse`, :mod:`._threads` (thread

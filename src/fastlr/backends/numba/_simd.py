@@ -22,8 +22,8 @@ intrinsics that emit the vector code themselves (``numba.extending.intrinsic``):
 
 Both can prefetch the same columns of the rows one block on (the next block's):
 ``dense_multinomial._multinomial_scores`` asks it of the first class pair, and
-``dense_multinomial._multinomial_accumulate`` uses the prefetching variant for its first class
-group. 500,000 x 100, 10 classes, 2 threads, AMD EPYC, float64: a pass took
+``dense_multinomial._multinomial_accumulate`` uses the prefetching variant for its
+first class group. 500,000 x 100, 10 classes, 2 threads, AMD EPYC, float64: a pass took
 23.2-25.3 ms without prefetch, 23.5-24.8 ms with the gradient's alone, 24.1-25.3 ms
 with the scores' alone, 21.1-22.6 ms with both; float32 23.8-23.9 ms without,
 16.2-17.7 ms with either or both.
